@@ -1,0 +1,29 @@
+"""Request id propagation and security headers."""
+
+import uuid
+from contextvars import ContextVar
+
+from django.conf import settings
+
+current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
+
+
+class RequestIdMiddleware:
+    """Give every request an id (or keep a sane incoming ``X-Request-ID``) for audit and logs."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if 8 <= len(incoming) <= 64 and incoming.isprintable() else ""
+        request.request_id = request_id or uuid.uuid4().hex
+        token = current_request_id.set(request.request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            current_request_id.reset(token)
+        response["X-Request-ID"] = request.request_id
+        if not request.path.startswith("/api/docs"):
+            response.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
+        return response

@@ -1,0 +1,175 @@
+"""Transactions, API clients, the model registry and worker liveness."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+
+class RiskLevel(models.TextChoices):
+    """Risk bands derived from the 0-100 score (thresholds in settings)."""
+
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+    CRITICAL = "critical", "Critical"
+
+
+class Transaction(models.Model):
+    """One payment event from an external system, and its scoring result.
+
+    ``external_id`` is the sender's id and the idempotency key. Rows are written once by ingestion
+    (``pending``) and then only by scoring; ``imported`` rows are history (CSV import, synthetic
+    data) that is not scored live.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SCORED = "scored", "Scored"
+        FAILED = "failed", "Failed"
+        IMPORTED = "imported", "Imported (history, not scored live)"
+
+    class Source(models.TextChoices):
+        API = "api", "API"
+        IMPORT = "import", "CSV import"
+        SYNTHETIC = "synthetic", "Synthetic generator"
+
+    external_id = models.CharField(max_length=100, unique=True)
+    account_id = models.CharField(max_length=100)
+    amount = models.DecimalField(max_digits=18, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    occurred_at = models.DateTimeField()
+    merchant_id = models.CharField(max_length=100, blank=True, default="")
+    merchant_category = models.CharField(max_length=100, blank=True, default="")
+    channel = models.CharField(max_length=32, blank=True, default="")
+    country = models.CharField(max_length=2, blank=True, default="")
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    device_id = models.CharField(max_length=100, blank=True, default="")
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    counterparty_id = models.CharField(max_length=100, blank=True, default="")
+    metadata = models.JSONField(default=dict, blank=True)
+
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
+    api_key = models.ForeignKey("scoring.ApiKey", null=True, blank=True, on_delete=models.SET_NULL)
+    ingest_batch = models.UUIDField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    scoring_attempts = models.PositiveSmallIntegerField(default=0)
+    risk_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    risk_level = models.CharField(max_length=16, choices=RiskLevel.choices, blank=True, default="")
+    reasons = models.JSONField(default=list, blank=True)
+    features = models.JSONField(default=dict, blank=True)
+    model_version = models.ForeignKey(
+        "scoring.ModelVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    scored_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+
+    # Ground truth where known: generator labels, imported labels, investigators' dispositions.
+    is_fraud = models.BooleanField(null=True, blank=True)
+    fraud_pattern = models.CharField(max_length=32, blank=True, default="")
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            models.Index(fields=["account_id", "occurred_at"], name="txn_account_time"),
+            models.Index(fields=["status", "enqueued_at"], name="txn_status_enqueued"),
+            models.Index(fields=["risk_level", "-occurred_at"], name="txn_level_time"),
+            models.Index(fields=["merchant_id"], name="txn_merchant"),
+            models.Index(fields=["device_id"], name="txn_device"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="txn_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(risk_score__isnull=True) | Q(risk_score__lte=100),
+                name="txn_risk_score_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.external_id} ({self.account_id}, {self.amount} {self.currency})"
+
+
+class ApiKey(models.Model):
+    """Machine credential for an external system. Only a SHA-256 of the key is stored.
+
+    Keys are 256-bit random strings, so a fast hash is as safe as a slow one and keeps every API
+    request cheap. ``prefix`` is the public part used to find the row and to tell keys apart.
+    """
+
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name", "created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…){' [revoked]' if self.revoked_at else ''}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class ModelVersion(models.Model):
+    """A trained model file in the registry, with its training summary and metrics.
+
+    Exactly one version is the champion (it scores and acts); a challenger only scores in shadow.
+    The file's SHA-256 is checked before it is loaded.
+    """
+
+    class Role(models.TextChoices):
+        CANDIDATE = "candidate", "Candidate"
+        CHAMPION = "champion", "Champion"
+        CHALLENGER = "challenger", "Challenger"
+        RETIRED = "retired", "Retired"
+
+    version = models.CharField(max_length=64, unique=True)
+    algorithm = models.CharField(max_length=200)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.CANDIDATE)
+    file_path = models.CharField(max_length=500)
+    sha256 = models.CharField(max_length=64)
+    feature_names = models.JSONField(default=list)
+    training_summary = models.JSONField(default=dict)
+    metrics = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    promoted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["role"], condition=Q(role="champion"), name="one_champion_model"
+            ),
+            models.UniqueConstraint(
+                fields=["role"], condition=Q(role="challenger"), name="one_challenger_model"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.version} ({self.role})"
+
+
+class WorkerHeartbeat(models.Model):
+    """Last sign of life from a Celery worker; ``/healthz`` wants one that is recent."""
+
+    hostname = models.CharField(max_length=255, unique=True)
+    last_seen = models.DateTimeField()
+    pid = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-last_seen"]
+
+    def __str__(self) -> str:
+        return f"{self.hostname} @ {self.last_seen:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,1 @@
+"""Write-side business logic of the scoring app (ingestion, scoring, registry, API keys)."""

@@ -1,0 +1,60 @@
+"""API keys for external systems: created once (shown once), stored hashed, revocable."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.db import transaction
+from django.utils import timezone
+
+from fraudcases.audit import audit_record
+
+from ..models import ApiKey
+
+KEY_PREFIX = "fck"
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_key_create(*, name: str, actor=None) -> tuple[ApiKey, str]:
+    """Create a key; return the row and the plaintext key (never stored, shown once)."""
+    name = name.strip()
+    if not name:
+        from fraudcases.errors import ApplicationError
+
+        raise ApplicationError("An API key needs a name.", {"name": ["This field is required."]})
+    prefix = secrets.token_hex(4)
+    secret = secrets.token_urlsafe(32)
+    plaintext = f"{KEY_PREFIX}_{prefix}_{secret}"
+    key = ApiKey.objects.create(
+        name=name, prefix=prefix, key_hash=_hash(plaintext), created_by=actor
+    )
+    audit_record(
+        action="apikey.create", actor=actor, obj=key, after={"name": name, "prefix": prefix}
+    )
+    return key, plaintext
+
+
+@transaction.atomic
+def api_key_revoke(*, key: ApiKey, actor=None) -> ApiKey:
+    """Revoke a key; requests with it are refused from now on."""
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+        audit_record(action="apikey.revoke", actor=actor, obj=key, after={"prefix": key.prefix})
+    return key
+
+
+def api_key_lookup(*, plaintext: str) -> ApiKey | None:
+    """The active or revoked key matching ``plaintext``, or None. Constant-time comparison."""
+    parts = plaintext.split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX:
+        return None
+    key = ApiKey.objects.filter(prefix=parts[1]).first()
+    if key is None or not secrets.compare_digest(key.key_hash, _hash(plaintext)):
+        return None
+    return key

@@ -1,0 +1,3 @@
+"""Pages of the scoring app (the model registry lives here)."""
+
+urlpatterns: list = []

@@ -1,0 +1,154 @@
+"""End to end: a real Celery worker process, the real API over HTTP, the real database.
+
+The test server (``live_server``) and a ``celery worker`` subprocess share the test database and
+the broker (Redis in CI, the embedded filesystem broker locally) on a queue of this run's own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from fraudcases.celery import app
+from fraudcases.models import AuditEvent, Case
+from scoring.models import Transaction, WorkerHeartbeat
+from tests.helpers import api_items, load_history, split_history
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def worker(tmp_path):
+    """A real ``celery -A fraudcases worker`` on this run's own queue; stopped afterwards."""
+    queue = app.conf.task_default_queue
+    hostname = f"e2e-{uuid.uuid4().hex[:8]}@localhost"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "fraudcases.settings.test",
+        "DATABASE_URL": database_url(),
+        "CELERY_QUEUE": queue,
+        "MODEL_STORE_DIR": str(settings.MODEL_STORE_DIR),
+        "FRAUDCASES_VAR_DIR": str(settings.VAR_DIR),
+    }
+    if settings.CELERY_BROKER_URL:
+        env["CELERY_BROKER_URL"] = settings.CELERY_BROKER_URL
+    log = open(tmp_path / "worker.log", "w+")  # noqa: SIM115 - closed in the finally below
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "celery", "-A", "fraudcases", "worker",
+            "-Q", queue, "--hostname", hostname, "--concurrency", "1",
+            "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+        ],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not WorkerHeartbeat.objects.filter(hostname=hostname).exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                pytest.fail(f"worker did not start (exit {process.returncode}):\n{log.read()}")
+            time.sleep(0.5)
+        yield process, log
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def http(method: str, url: str, key: str, payload=None) -> tuple[int, dict]:
+    data = json.dumps(payload).encode() if payload is not None else None
+    request = urllib.request.Request(
+        url,
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json", "Authorization": f"Api-Key {key}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def test_posted_batch_is_scored_by_the_worker_and_opens_the_case(
+    live_server, worker, champion, api_key, synthetic_history
+):
+    process, log = worker
+    older, recent = split_history(synthetic_history)
+    load_history(older)
+    items = api_items(recent)
+
+    status, body = http(
+        "POST", f"{live_server.url}/api/v1/transactions", api_key[1], {"transactions": items}
+    )
+    assert status == 202, body
+    assert body == {"accepted": len(items), "duplicates": 0}
+
+    ids = {i["external_id"] for i in items}
+    deadline = time.monotonic() + 120
+    while Transaction.objects.filter(external_id__in=ids, status="scored").count() < len(ids):
+        if process.poll() is not None or time.monotonic() > deadline:
+            log.seek(0)
+            pending = (
+                Transaction.objects.filter(external_id__in=ids).exclude(status="scored").count()
+            )
+            pytest.fail(f"{pending} transactions not scored; worker log:\n{log.read()[-5000:]}")
+        time.sleep(0.5)
+
+    # The card-testing episode of acct-000006 in this data opens a case, recorded by the worker.
+    case = Case.objects.get(account_id="acct-000006")
+    tester_ids = set(
+        recent.loc[
+            (recent["account_id"] == "acct-000006") & (recent["is_fraud"] == 1), "external_id"
+        ]
+    )
+    assert tester_ids & set(case.transactions.values_list("external_id", flat=True))
+    event = AuditEvent.objects.get(case=case, action="case.open")
+    assert event.actor_label == "system:scoring-worker"
+    assert event.request_id  # the API request's id travelled into the task
+
+    # The result is readable over the API, with its case.
+    linked = case.transactions.first()
+    status, result = http(
+        "GET", f"{live_server.url}/api/v1/transactions/{linked.external_id}", api_key[1]
+    )
+    assert status == 200
+    assert result["status"] == "scored" and result["case_id"] == case.pk
+    assert result["risk_level"] in ("high", "critical") and result["reasons"]
+
+    # Posting the same batch again is all duplicates and enqueues nothing new.
+    status, body = http(
+        "POST", f"{live_server.url}/api/v1/transactions", api_key[1], {"transactions": items}
+    )
+    assert body == {"accepted": 0, "duplicates": len(items)}
+
+
+def test_healthz_is_green_with_a_live_worker(live_server, worker):
+    with urllib.request.urlopen(f"{live_server.url}/healthz", timeout=10) as response:
+        body = json.loads(response.read())
+    assert response.status == 200, body
+    assert body["status"] == "ok" and body["failing"] == []
