@@ -67,6 +67,11 @@ class Transaction(models.Model):
     )
     scored_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True, default="")
+    # Shadow scoring by the challenger model: stored for comparison, never acted upon.
+    challenger_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    challenger_model_version = models.ForeignKey(
+        "scoring.ModelVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     # Ground truth where known: generator labels, imported labels, investigators' dispositions.
     is_fraud = models.BooleanField(null=True, blank=True)
@@ -173,3 +178,73 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hostname} @ {self.last_seen:%Y-%m-%d %H:%M:%S}"
+
+
+class Rule(models.Model):
+    """A declarative detection rule edited by admins, e.g. ``amount > 10000 and new_country``.
+
+    When the expression holds for a transaction, its risk score is raised to at least
+    ``risk_floor`` and ``reason`` is added to its reasons.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    expression = models.TextField()
+    risk_floor = models.PositiveSmallIntegerField(default=70)
+    reason = models.CharField(max_length=200, blank=True, default="")
+    is_active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(risk_floor__lte=100), name="rule_floor_range")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EvaluationReport(models.Model):
+    """A stored back-test (``evaluate_model``): candidate vs baselines on a time-ordered split."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    holdout_share = models.FloatField()
+    rows = models.PositiveIntegerField()
+    positives = models.PositiveIntegerField()
+    report = models.JSONField(default=dict)
+    model_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="evaluations"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Evaluation {self.created_at:%Y-%m-%d %H:%M} ({self.rows} rows)"
+
+
+class DriftReport(models.Model):
+    """Population stability per feature and for the score between a reference window and now."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    model_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="drift_reports"
+    )
+    reference_start = models.DateTimeField()
+    reference_end = models.DateTimeField()
+    current_start = models.DateTimeField()
+    current_end = models.DateTimeField()
+    feature_psi = models.JSONField(default=dict)
+    score_psi = models.FloatField(null=True, blank=True)
+    threshold = models.FloatField(default=0.2)
+    alert = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Drift {self.created_at:%Y-%m-%d %H:%M}{' ALERT' if self.alert else ''}"
