@@ -111,6 +111,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns about a missing directory
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -199,3 +200,50 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Case workspace (issue 5) ------------------------------------------------------------------
+# A case whose SLA window has less than this share left is shown as "due soon".
+CASE_SLA_DUE_SOON_SHARE = 0.25
+# Four-eyes closure: an investigator closing a critical case, or any case at or above this risk
+# score, sends it to a supervisor (other than the closer) for approval.
+CASE_FOUR_EYES_PRIORITIES = ("critical",)
+CASE_FOUR_EYES_MIN_RISK = env.int("CASE_FOUR_EYES_MIN_RISK", default=90)
+CASE_BULK_MAX = 200
+# Attachments: stored under MEDIA_ROOT (never served directly), downloaded through a checked view.
+ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+ATTACHMENT_ALLOWED_TYPES = {
+    ".pdf": "application/pdf",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".txt": "text/plain",
+    ".csv": "text/csv",
+    ".eml": "message/rfc822",
+}
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Login hardening: this many failures for one username from one address lock it for a while.
+LOGIN_LOCKOUT_FAILURES = env.int("LOGIN_LOCKOUT_FAILURES", default=5)
+LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=15)
+CELERY_BEAT_SCHEDULE["escalate-overdue-cases"] = {
+    "task": "fraudcases.escalate_overdue_cases",
+    "schedule": 300.0,
+}
+
+# --- Model lifecycle (issue 6) -----------------------------------------------------------------
+# Population stability index above which a drift report raises an alert (0.1 moderate, 0.25 big).
+DRIFT_PSI_THRESHOLD = env.float("DRIFT_PSI_THRESHOLD", default=0.2)
+DRIFT_CURRENT_HOURS = env.int("DRIFT_CURRENT_HOURS", default=24)  # "now": the last 24 h
+DRIFT_REFERENCE_DAYS = env.int("DRIFT_REFERENCE_DAYS", default=7)  # vs the 7 days before it
+DRIFT_MIN_ROWS = env.int("DRIFT_MIN_ROWS", default=50)  # fewer rows in a window: no PSI
+DRIFT_MAX_ROWS = env.int("DRIFT_MAX_ROWS", default=50_000)  # most recent rows read per window
+CELERY_BEAT_SCHEDULE["drift-report"] = {"task": "scoring.drift_report", "schedule": 24 * 3600.0}
+# Scheduled retraining of a challenger from synthetic + labelled history; off unless enabled.
+MODEL_RETRAIN_ENABLED = env.bool("MODEL_RETRAIN_ENABLED", default=False)
+MODEL_RETRAIN_INTERVAL_HOURS = env.float("MODEL_RETRAIN_INTERVAL_HOURS", default=24.0)
+if MODEL_RETRAIN_ENABLED:
+    CELERY_BEAT_SCHEDULE["retrain-challenger"] = {
+        "task": "scoring.retrain_challenger",
+        "schedule": MODEL_RETRAIN_INTERVAL_HOURS * 3600.0,
+    }
+# The "test this rule" preview looks at this many recent scored transactions at most.
+RULE_PREVIEW_MAX = 50_000
