@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.request
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -38,9 +39,9 @@ def database_url() -> str:
     return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
 
 
-@pytest.fixture
-def worker(tmp_path):
-    """A real ``celery -A fraudcases worker`` on this run's own queue; stopped afterwards."""
+@contextmanager
+def running_worker(log_path: Path):
+    """A real ``celery -A fraudcases worker`` on this run's own queue; stopped on exit."""
     queue = app.conf.task_default_queue
     hostname = f"e2e-{uuid.uuid4().hex[:8]}@localhost"
     env = {
@@ -53,7 +54,7 @@ def worker(tmp_path):
     }
     if settings.CELERY_BROKER_URL:
         env["CELERY_BROKER_URL"] = settings.CELERY_BROKER_URL
-    log = open(tmp_path / "worker.log", "w+")  # noqa: SIM115 - closed in the finally below
+    log = open(log_path, "w+")  # noqa: SIM115 - closed in the finally below
     process = subprocess.Popen(
         [
             sys.executable, "-m", "celery", "-A", "fraudcases", "worker",
@@ -77,6 +78,23 @@ def worker(tmp_path):
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@pytest.fixture
+def worker(tmp_path):
+    with running_worker(tmp_path / "worker.log") as running:
+        yield running
+
+
+def wait_until_scored(external_ids: set[str], process, log, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    rows = Transaction.objects.filter(external_id__in=external_ids)
+    while rows.filter(status="scored").count() < len(external_ids):
+        if process.poll() is not None or time.monotonic() > deadline:
+            log.seek(0)
+            pending = rows.exclude(status="scored").count()
+            pytest.fail(f"{pending} transactions not scored; worker log:\n{log.read()[-5000:]}")
+        time.sleep(0.5)
 
 
 def http(method: str, url: str, key: str, payload=None) -> tuple[int, dict]:
@@ -152,3 +170,45 @@ def test_healthz_is_green_with_a_live_worker(live_server, worker):
         body = json.loads(response.read())
     assert response.status == 200, body
     assert body["status"] == "ok" and body["failing"] == []
+
+
+def test_acknowledged_transactions_survive_a_broker_outage_and_lost_messages(
+    live_server, champion, api_key, synthetic_history, monkeypatch, settings, tmp_path
+):
+    """Acknowledged means scored eventually: the broker refuses the task (outage), or the queued
+    message is lost (Redis keeps nothing on disk here), and the sweeper still gets them scored."""
+    from kombu.exceptions import OperationalError
+
+    older, recent = split_history(synthetic_history, days=1)
+    load_history(older)
+    items = api_items(recent)
+    first, second = items[: len(items) // 2], items[len(items) // 2 :]
+    url = f"{live_server.url}/api/v1/transactions"
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("[Errno 111] Connection refused")
+
+    with monkeypatch.context() as patch:
+        patch.setattr("scoring.tasks.score_batch.delay", broker_down)
+        status, body = http("POST", url, api_key[1], {"transactions": first})
+    assert status == 202 and body["accepted"] == len(first)
+
+    # No worker yet: the task for the second batch is queued, then the queue is wiped.
+    status, body = http("POST", url, api_key[1], {"transactions": second})
+    assert status == 202 and body["accepted"] == len(second)
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(app.conf.task_default_queue)
+    assert Transaction.objects.filter(status="pending").count() == len(items)
+
+    with running_worker(tmp_path / "worker.log") as (process, log):
+        time.sleep(2)
+        assert Transaction.objects.filter(status="pending").count() == len(items)  # nothing queued
+        settings.PENDING_SWEEP_AFTER_SECONDS = 0
+        from scoring.tasks import sweep_pending
+
+        assert sweep_pending() == len(items)
+        wait_until_scored({i["external_id"] for i in items}, process, log)
+    attempts = set(
+        Transaction.objects.filter(source="api").values_list("scoring_attempts", flat=True)
+    )
+    assert attempts == {1}

@@ -32,16 +32,14 @@ def test_healthz_ignores_a_stale_heartbeat(client, settings):
 
 
 @pytest.mark.django_db
-def test_healthz_reports_a_dead_broker(client, settings):
+def test_healthz_reports_a_dead_broker(client, monkeypatch):
     from fraudcases.celery import app
 
     WorkerHeartbeat.objects.create(hostname="w@h", last_seen=timezone.now())
-    original = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
-    try:
-        response = client.get("/healthz")
-    finally:
-        app.conf.broker_url = original
+    real = app.connection_for_write
+    # A real connection attempt to a port nothing listens on.
+    monkeypatch.setattr(app, "connection_for_write", lambda: real(url="redis://127.0.0.1:1/0"))
+    response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["failing"] == ["broker"]
 
@@ -57,6 +55,6 @@ def test_metrics_in_prometheus_format(api_key, client):
     assert response.status_code == 200
     text = response.content.decode()
     assert response["Content-Type"].startswith("text/plain")
-    assert '# TYPE fraudcases_transactions gauge' in text
+    assert "# TYPE fraudcases_transactions gauge" in text
     assert 'fraudcases_transactions{status="pending"} 0' in text
     assert "fraudcases_cases_sla_breached 0" in text
