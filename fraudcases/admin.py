@@ -1,6 +1,12 @@
-from django.contrib import admin
+from functools import update_wrapper
 
-from .models import Attachment, AuditEvent, Case, CaseTransaction, Note, Tag
+from django.contrib import admin
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.urls import reverse
+
+from .models import Attachment, AuditEvent, Case, CaseTransaction, LoginFailure, Note, Tag
+from .permissions import user_can
 
 
 class CaseTransactionInline(admin.TabularInline):
@@ -50,6 +56,16 @@ class AttachmentAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in Attachment._meta.fields]
 
 
+@admin.register(LoginFailure)
+class LoginFailureAdmin(admin.ModelAdmin):
+    list_display = ("username", "ip_address", "created_at")
+    search_fields = ("username", "ip_address")
+    readonly_fields = ("username", "ip_address", "created_at")
+
+    def has_add_permission(self, request):
+        return False
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
     """Read-only: the audit log is append-only everywhere, the admin included."""
@@ -67,3 +83,46 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+def _admin_site_allowed(request) -> bool:
+    """Django admin is for the admin role only (not merely ``is_staff``)."""
+    user = request.user
+    return bool(user.is_active and user.is_staff and user_can(user, "admin.site"))
+
+
+_admin_login = admin.site.login
+
+
+def _admin_login_gate(request, extra_context=None):
+    """Signed-in users without the admin role get 403; anonymous users sign in on the main login
+    page (which has the lockout), then come back."""
+    if request.user.is_authenticated and not _admin_site_allowed(request):
+        raise PermissionDenied("The admin site is for administrators only.")
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.GET.get("next") or reverse("admin:index"))
+    return _admin_login(request, extra_context)
+
+
+_admin_view = admin.site.admin_view
+
+
+def _admin_view_gate(view, cacheable=False):
+    """Every admin page: anonymous users sign in on the main login page (with its lockout);
+    signed-in users without the admin role get 403 (not a login loop)."""
+    inner = _admin_view(view, cacheable)
+
+    def gate(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not _admin_site_allowed(request):
+            raise PermissionDenied("The admin site is for administrators only.")
+        return inner(request, *args, **kwargs)
+
+    return update_wrapper(gate, inner)
+
+
+admin.site.has_permission = _admin_site_allowed
+admin.site.login = _admin_login_gate
+admin.site.admin_view = _admin_view_gate
+admin.site.site_header = "fraudcases administration"

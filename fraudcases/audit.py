@@ -10,7 +10,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .middleware import current_request_id
+from .middleware import current_client_ip, current_request_id
 from .models import AuditEvent, Case
 
 GENESIS_HASH = "0" * 64
@@ -104,7 +104,7 @@ def audit_record_many(*, events: Iterable[PendingEvent]) -> list[AuditEvent]:
             after=mask(ev.after) if ev.after is not None else None,
             note=mask(ev.note or ""),
             request_id=ev.request_id or current_request_id.get() or "",
-            ip_address=ev.ip_address,
+            ip_address=ev.ip_address or current_client_ip.get(),
             prev_hash=prev_hash,
         )
         row.hash = row.compute_hash()

@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from scoring.models import RiskLevel
 
@@ -75,6 +76,19 @@ class Case(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    # Four-eyes closure: who asked to close, with which disposition; a different supervisor
+    # approves (the disposition is only set on the case when it is closed).
+    closure_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    proposed_disposition = models.CharField(
+        max_length=20, choices=Disposition.choices, blank=True, default=""
+    )
+    escalation_reason = models.TextField(blank=True, default="")
 
     class Meta:
         ordering = ["-priority_rank", "created_at"]
@@ -119,7 +133,21 @@ class Case(models.Model):
             "assignee": self.assignee.get_username() if self.assignee_id else None,
             "disposition": self.disposition,
             "risk_score": self.risk_score,
+            "proposed_disposition": self.proposed_disposition,
         }
+
+    @property
+    def sla_state(self) -> str:
+        """``breached``, ``due_soon`` (within a quarter of its SLA window) or ``ok``/``none``."""
+        if not self.is_open or self.due_at is None:
+            return "none"
+        now = timezone.now()
+        if self.due_at <= now:
+            return "breached"
+        window = settings.CASE_SLA_HOURS.get(self.priority, 24) * 3600
+        if (self.due_at - now).total_seconds() <= window * settings.CASE_SLA_DUE_SOON_SHARE:
+            return "due_soon"
+        return "ok"
 
 
 class CaseTransaction(models.Model):
@@ -184,6 +212,23 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
+
+
+class LoginFailure(models.Model):
+    """A failed sign-in, per username and client address; enough recent ones lock the pair out."""
+
+    username = models.CharField(max_length=150)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["username", "ip_address", "created_at"], name="login_failure_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username} from {self.ip_address} at {self.created_at:%Y-%m-%d %H:%M:%S}"
 
 
 class AuditEventQuerySet(models.QuerySet):

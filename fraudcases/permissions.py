@@ -25,19 +25,40 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     "case.note": frozenset({INVESTIGATOR, SUPERVISOR}),
     "case.tag": frozenset({INVESTIGATOR, SUPERVISOR}),
     "case.attach": frozenset({INVESTIGATOR, SUPERVISOR}),
+    "case.attachment_download": frozenset({INVESTIGATOR, SUPERVISOR, ADMIN, AUDITOR}),
     "case.escalate": frozenset({INVESTIGATOR, SUPERVISOR}),
     "case.close": frozenset({INVESTIGATOR, SUPERVISOR}),
     "case.approve": frozenset({SUPERVISOR}),
     "case.reject_closure": frozenset({SUPERVISOR}),
     "case.reopen": frozenset({SUPERVISOR}),
-    "supervisor.view": frozenset({SUPERVISOR, ADMIN}),
+    "case.bulk": frozenset({INVESTIGATOR, SUPERVISOR}),
+    # Auditors read everything (the supervisor overview included) and change nothing.
+    "supervisor.view": frozenset({SUPERVISOR, ADMIN, AUDITOR}),
     "dashboard.view": frozenset({INVESTIGATOR, SUPERVISOR, ADMIN, AUDITOR}),
     "transaction.view": frozenset({INVESTIGATOR, SUPERVISOR, ADMIN, AUDITOR}),
     "model.view": frozenset({SUPERVISOR, ADMIN}),
     "model.promote": frozenset({ADMIN, SUPERVISOR}),
+    "rule.manage": frozenset({ADMIN}),
     "audit.view": frozenset({AUDITOR, ADMIN}),
+    "audit.export": frozenset({AUDITOR, ADMIN}),
     "apikey.manage": frozenset({ADMIN}),
+    "admin.site": frozenset({ADMIN}),
 }
+
+# Case actions an investigator may only take on a case that is theirs (or nobody's yet);
+# supervisors take them on any case.
+_OWNED_CASE_ACTIONS = frozenset(
+    {
+        "case.start_review",
+        "case.note",
+        "case.tag",
+        "case.attach",
+        "case.escalate",
+        "case.close",
+    }
+)
+# Once escalated or waiting for approval, a case is in supervisors' hands (notes aside).
+_SUPERVISOR_STAGE_ACTIONS = frozenset({"case.close", "case.tag", "case.attach"})
 
 
 def user_roles(user: Any) -> frozenset[str]:
@@ -56,15 +77,42 @@ def user_roles(user: Any) -> frozenset[str]:
     return user._fraudcases_roles
 
 
-def user_can(user: Any, action: str, obj: Any = None) -> bool:
-    """True when ``user`` may perform ``action`` (on ``obj`` where given)."""
+def refusal(user: Any, action: str, obj: Any = None) -> str | None:
+    """Why ``user`` may not perform ``action`` (on ``obj``), or ``None`` when allowed."""
     allowed = ACTION_ROLES.get(action)
     if not allowed:
-        return False
-    return bool(user_roles(user) & allowed)
+        return f"Unknown action '{action}'."
+    roles = user_roles(user)
+    if not roles & allowed:
+        return f"Your role does not allow '{action}'."
+    if obj is None or not action.startswith("case.") or not hasattr(obj, "assignee_id"):
+        return None
+    is_supervisor = SUPERVISOR in roles
+    # Investigators take or release their own work only (the target is checked in services).
+    if (
+        action == "case.assign"
+        and not (is_supervisor or ADMIN in roles)
+        and obj.assignee_id not in (None, user.pk)
+    ):
+        return "This case is assigned to someone else; ask a supervisor to reassign it."
+    if action in _OWNED_CASE_ACTIONS and not is_supervisor:
+        if obj.assignee_id not in (None, user.pk):
+            return "This case is assigned to someone else."
+        if action in _SUPERVISOR_STAGE_ACTIONS and obj.status in ("escalated", "pending_approval"):
+            return "This case is with the supervisors now."
+    closer = getattr(obj, "closure_requested_by_id", None)
+    if action == "case.approve" and closer is not None and closer == user.pk:
+        return "Four-eyes rule: a different supervisor must approve your own closure."
+    return None
+
+
+def user_can(user: Any, action: str, obj: Any = None) -> bool:
+    """True when ``user`` may perform ``action`` (on ``obj`` where given)."""
+    return refusal(user, action, obj) is None
 
 
 def ensure_allowed(user: Any, action: str, obj: Any = None) -> None:
     """Raise :class:`PermissionDeniedError` unless ``user_can``."""
-    if not user_can(user, action, obj):
-        raise PermissionDeniedError(f"Your role does not allow '{action}'.")
+    reason = refusal(user, action, obj)
+    if reason is not None:
+        raise PermissionDeniedError(reason)

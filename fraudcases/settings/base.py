@@ -148,12 +148,14 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        # Fanout exchanges (worker control); kombu's default is ./control in the working dir.
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
         "polling_interval": 0.2,
     }
@@ -247,3 +249,12 @@ if MODEL_RETRAIN_ENABLED:
     }
 # The "test this rule" preview looks at this many recent scored transactions at most.
 RULE_PREVIEW_MAX = 50_000
+# Anonymous users see only the login page and /healthz: the API schema and docs need a sign-in
+# (or an API key).
+SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"] = ["rest_framework.permissions.IsAuthenticated"]
+# People may call the case API with a personal token (``Authorization: Token <key>``, issued in
+# the admin) as well as with their browser session.
+INSTALLED_APPS.append("rest_framework.authtoken")
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"].append(
+    "rest_framework.authentication.TokenAuthentication"
+)

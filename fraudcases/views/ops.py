@@ -1,15 +1,11 @@
-"""Server-rendered pages of the case domain, and the operational endpoints."""
+"""Operational endpoints: health and Prometheus metrics."""
 
 from __future__ import annotations
 
 import time
 
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import Count, Min
 from django.http import HttpResponse, JsonResponse
-from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -18,38 +14,8 @@ from scoring.api.authentication import ApiKeyAuthentication
 from scoring.models import Transaction, WorkerHeartbeat
 from scoring.services.health import health_check
 
-from .models import Case
-from .permissions import user_can
-from .selectors import case_list
-
-
-@login_required
-@require_GET
-def case_queue(request):
-    """``/cases/``: the case queue."""
-    if not user_can(request.user, "case.view"):
-        raise PermissionDenied("Your role cannot see cases.")
-    filters = {
-        k: request.GET.get(k, "") for k in ("status", "priority", "assignee", "q", "account_id")
-    }
-    if not any(filters.values()):
-        filters["open_only"] = True
-    qs = case_list(user=request.user, filters=filters)
-    if filters.get("open_only"):
-        qs = qs.filter(status__in=Case.OPEN_STATUSES)
-    qs = qs.annotate(n_transactions=Count("case_transactions"))
-    page = Paginator(qs, 50).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "cases/queue.html",
-        {
-            "page": page,
-            "filters": filters,
-            "statuses": Case.Status.choices,
-            "priorities": Case.Priority.choices,
-            "now": timezone.now(),
-        },
-    )
+from ..models import Case
+from ..permissions import user_can
 
 
 @never_cache

@@ -1,0 +1,107 @@
+"""Case API serializers: input validation for filters and actions, and the case's shape."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from ..models import Case, Note
+
+
+class CaseFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=[*Case.Status.values, "open"], required=False)
+    priority = serializers.ChoiceField(choices=Case.Priority.values, required=False)
+    assignee = serializers.CharField(required=False, max_length=150)
+    account_id = serializers.CharField(required=False, max_length=100)
+    created_from = serializers.DateTimeField(required=False)
+    created_to = serializers.DateTimeField(required=False)
+
+    def validate(self, attrs):
+        lo, hi = attrs.get("created_from"), attrs.get("created_to")
+        if lo and hi and lo > hi:
+            raise serializers.ValidationError({"created_to": ["Must not be before created_from."]})
+        return attrs
+
+
+class CaseSerializer(serializers.ModelSerializer):
+    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    closed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    tags = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    sla_state = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Case
+        fields = [
+            "id",
+            "account_id",
+            "title",
+            "status",
+            "priority",
+            "risk_score",
+            "risk_level",
+            "assignee",
+            "disposition",
+            "proposed_disposition",
+            "tags",
+            "created_at",
+            "updated_at",
+            "due_at",
+            "sla_state",
+            "escalated_at",
+            "escalation_reason",
+            "closed_at",
+            "closed_by",
+        ]
+
+
+class CaseTransactionSerializer(serializers.Serializer):
+    external_id = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=18, decimal_places=2)
+    currency = serializers.CharField()
+    occurred_at = serializers.DateTimeField()
+    merchant_id = serializers.CharField()
+    risk_score = serializers.IntegerField(allow_null=True)
+    risk_level = serializers.CharField()
+    reasons = serializers.JSONField()
+
+
+class NoteSerializer(serializers.ModelSerializer):
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Note
+        fields = ["id", "author", "body", "created_at"]
+
+
+class CaseDetailSerializer(CaseSerializer):
+    transactions = CaseTransactionSerializer(many=True, read_only=True)
+    notes = NoteSerializer(many=True, read_only=True)
+
+    class Meta(CaseSerializer.Meta):
+        fields = [*CaseSerializer.Meta.fields, "transactions", "notes"]
+
+
+class AssignInSerializer(serializers.Serializer):
+    assignee = serializers.SlugRelatedField(
+        slug_field="username",
+        queryset=get_user_model().objects.filter(is_active=True),
+        allow_null=True,
+        help_text="Username, or null to unassign.",
+    )
+
+
+class ReasonInSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=10_000)
+
+
+class CloseInSerializer(serializers.Serializer):
+    disposition = serializers.ChoiceField(choices=Case.Disposition.values)
+    note = serializers.CharField(max_length=10_000)
+
+
+class NoteInSerializer(serializers.Serializer):
+    body = serializers.CharField(max_length=10_000)
+
+
+class OptionalNoteInSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=10_000, required=False, allow_blank=True)

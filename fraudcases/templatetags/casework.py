@@ -1,0 +1,273 @@
+"""Template helpers of the case workspace: permissions, markdown, SLA countdown, the SVG chart."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+import bleach
+import markdown as markdown_lib
+from django import template
+from django.utils import timezone
+from django.utils.html import escape, format_html
+from django.utils.safestring import SafeString, mark_safe
+
+from fraudcases.permissions import user_can
+
+register = template.Library()
+
+ALLOWED_TAGS = [
+    "p", "br", "strong", "em", "code", "pre", "blockquote", "ul", "ol", "li", "a", "h3", "h4",
+    "table", "thead", "tbody", "tr", "th", "td", "hr",
+]  # fmt: skip
+ALLOWED_ATTRIBUTES = {"a": ["href", "title"]}
+REASON_LABELS = {
+    "amount_vs_history": "unusual amount",
+    "velocity": "velocity burst",
+    "unusual_hour": "unusual time",
+    "new_country": "new country",
+    "new_device": "new device",
+    "far_from_usual_location": "far from usual location",
+}
+
+
+@register.filter
+def can(user, action: str) -> bool:
+    """``{% if user|can:"case.reopen" %}`` — the one permission function, in templates."""
+    return user_can(user, action)
+
+
+@register.filter(name="markdown")
+def render_markdown(text: str) -> SafeString:
+    """Markdown rendered to HTML and sanitised (no raw HTML, scripts or event handlers)."""
+    html = markdown_lib.markdown(text or "", extensions=["fenced_code", "tables", "sane_lists"])
+    clean = bleach.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        protocols=["http", "https", "mailto"],
+        strip=True,
+    )
+    return mark_safe(bleach.linkify(clean, callbacks=[_nofollow]))
+
+
+def _nofollow(attrs, new=False):
+    attrs[(None, "rel")] = "nofollow noopener"
+    return attrs
+
+
+@register.filter
+def reason_label(code: str) -> str:
+    return REASON_LABELS.get(code, (code or "").replace("_", " "))
+
+
+@register.filter
+def reason_summary(case) -> str:
+    """The distinct reason codes across the case's transactions, in plain words."""
+    seen: list[str] = []
+    for txn in case.transactions.all():
+        for reason in txn.reasons or []:
+            label = reason_label(reason.get("code", ""))
+            if label and label not in seen:
+                seen.append(label)
+    return ", ".join(seen[:4])
+
+
+def _duration(seconds: float) -> str:
+    seconds = abs(int(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} m"
+    return f"{minutes} m"
+
+
+@register.filter
+def sla_countdown(case) -> str:
+    """``3 h 12 m left`` or ``overdue by 2 h 5 m`` for open cases; empty otherwise."""
+    if not case.is_open or case.due_at is None:
+        return ""
+    left = (case.due_at - timezone.now()).total_seconds()
+    if left <= 0:
+        return f"overdue by {_duration(left)}"
+    return f"{_duration(left)} left"
+
+
+@register.filter
+def age(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return _duration((timezone.now() - value).total_seconds())
+
+
+@register.filter
+def audit_changes(event) -> list[tuple[str, Any, Any]]:
+    """(field, before, after) for the fields an audit event changed, or its ``after`` alone."""
+    before, after = event.before or {}, event.after or {}
+    if not before:
+        return [(key, None, value) for key, value in sorted(after.items())]
+    keys = sorted(set(before) | set(after))
+    return [(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]
+
+
+@register.filter
+def get_item(mapping, key):
+    try:
+        return mapping.get(key)
+    except AttributeError:
+        return None
+
+
+@register.simple_tag
+def history_chart(transactions, width: int = 760, height: int = 180) -> SafeString:
+    """A small server-rendered SVG timeline: amount (log scale) over time; risky ones marked.
+
+    Red dots are transactions linked to the case, orange ones scored high or critical elsewhere.
+    """
+    points = [t for t in transactions if t.occurred_at is not None]
+    if not points:
+        return mark_safe('<p class="muted">No recent history for this account.</p>')
+    pad_l, pad_r, pad_t, pad_b = 56, 12, 10, 26
+    t0 = min(t.occurred_at for t in points).timestamp()
+    t1 = max(t.occurred_at for t in points).timestamp()
+    if t1 - t0 < 3600:  # a burst within an hour: widen around it so points do not pile up
+        middle = (t0 + t1) / 2
+        t0, t1 = middle - 1800, middle + 1800
+    span = t1 - t0
+    amounts = [max(float(t.amount), 0.01) for t in points]
+    low_amount, high_amount = min(amounts), max(amounts)
+    lo, hi = math.log10(low_amount), math.log10(high_amount)
+    if hi - lo < 0.5:
+        lo, hi = lo - 0.25, hi + 0.25
+
+    def x(ts: float) -> float:
+        return pad_l + (ts - t0) / span * (width - pad_l - pad_r)
+
+    def y(amount: float) -> float:
+        return pad_t + (hi - math.log10(amount)) / (hi - lo) * (height - pad_t - pad_b)
+
+    parts = [
+        format_html(
+            '<svg class="chart" viewBox="0 0 {} {}" role="img" aria-labelledby="chart-title">'
+            '<title id="chart-title">Account history: amount over time, {} transactions</title>',
+            width,
+            height,
+            len(points),
+        ),
+        format_html(
+            '<line x1="{}" y1="{}" x2="{}" y2="{}" class="axis"/>',
+            pad_l,
+            height - pad_b,
+            width - pad_r,
+            height - pad_b,
+        ),
+        format_html(
+            '<line x1="{}" y1="{}" x2="{}" y2="{}" class="axis"/>',
+            pad_l,
+            pad_t,
+            pad_l,
+            height - pad_b,
+        ),
+    ]
+    for value in sorted({low_amount, high_amount}):
+        parts.append(
+            format_html(
+                '<text x="{}" y="{}" class="tick" text-anchor="end">{}</text>',
+                pad_l - 4,
+                f"{y(value) + 4:.1f}",
+                f"{value:,.0f}",
+            )
+        )
+    for ts, anchor in ((t0, "start"), (t1, "end")):
+        stamp = datetime.fromtimestamp(ts, tz=timezone.get_current_timezone())
+        parts.append(
+            format_html(
+                '<text x="{}" y="{}" class="tick" text-anchor="{}">{}</text>',
+                f"{x(ts):.1f}",
+                height - 8,
+                anchor,
+                stamp.strftime("%Y-%m-%d %H:%M"),
+            )
+        )
+    for txn, amount in zip(points, amounts, strict=True):
+        on_case = getattr(txn, "on_this_case", False)
+        risky = txn.risk_level in ("high", "critical")
+        css = "pt-case" if on_case else ("pt-risky" if risky else "pt")
+        score = "" if txn.risk_score is None else f", risk {txn.risk_score}"
+        parts.append(
+            format_html(
+                '<circle cx="{}" cy="{}" r="{}" class="{}"><title>{}</title></circle>',
+                f"{x(txn.occurred_at.timestamp()):.1f}",
+                f"{y(amount):.1f}",
+                5 if on_case or risky else 3,
+                css,
+                f"{txn.occurred_at:%Y-%m-%d %H:%M} · {txn.amount} {txn.currency} · "
+                f"{txn.merchant_id or 'no merchant'}{score}",
+            )
+        )
+    parts.append(mark_safe("</svg>"))
+    return mark_safe("".join(str(p) for p in parts))
+
+
+@register.simple_tag
+def day_bars(days: list[dict], height: int = 140) -> SafeString:
+    """A server-rendered SVG bar chart of ``[{"day": date, "n": int}, ...]``."""
+    step, bar, top, base = 44, 32, 16, height - 22
+    peak = max((d["n"] for d in days), default=0) or 1
+    width = step * len(days)
+    parts = [
+        format_html(
+            '<svg class="bars" viewBox="0 0 {} {}" role="img" aria-labelledby="bars-title">'
+            '<title id="bars-title">Cases opened per day, last {} days</title>',
+            width,
+            height,
+            len(days),
+        )
+    ]
+    for i, d in enumerate(days):
+        h = round((base - top) * d["n"] / peak)
+        x = i * step + (step - bar) // 2
+        parts.append(
+            format_html(
+                '<rect x="{}" y="{}" width="{}" height="{}" class="bar"><title>{}: {}</title>'
+                '</rect><text x="{}" y="{}" class="tick" text-anchor="middle">{}</text>',
+                x,
+                base - h,
+                bar,
+                max(h, 1),
+                d["day"].isoformat(),
+                d["n"],
+                x + bar // 2,
+                height - 6,
+                d["day"].strftime("%d %b"),
+            )
+        )
+        if d["n"]:
+            parts.append(
+                format_html(
+                    '<text x="{}" y="{}" class="tick" text-anchor="middle">{}</text>',
+                    x + bar // 2,
+                    base - h - 4,
+                    d["n"],
+                )
+            )
+    parts.append(mark_safe("</svg>"))
+    return mark_safe("".join(str(p) for p in parts))
+
+
+@register.simple_tag(takes_context=True)
+def querystring_with(context, **changes) -> str:
+    """The current query string with some parameters replaced (``None``/"" removes them)."""
+    request = context["request"]
+    params = request.GET.copy()
+    for key, value in changes.items():
+        if value in (None, ""):
+            params.pop(key, None)
+        else:
+            params[key] = value
+    encoded = params.urlencode()
+    return escape("?" + encoded if encoded else "?")

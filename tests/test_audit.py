@@ -1,0 +1,206 @@
+"""Audit log: every write leaves its event; the log is append-only and tampering is detected."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
+from django.db import DatabaseError, connection, transaction
+
+from fraudcases import services
+from fraudcases.audit import audit_record, audit_verify_chain, mask
+from fraudcases.models import AuditEvent, AuditLogImmutableError, Case
+from tests.factories import CaseFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def people(make_user):
+    return {
+        "inv": make_user("investigator", "a-inv"),
+        "sup": make_user("supervisor", "a-sup"),
+        "sup2": make_user("supervisor", "a-sup2"),
+    }
+
+
+def _writes(p, tmp_path, settings):
+    """(expected action, call) for every write service of the case domain."""
+    settings.MEDIA_ROOT = tmp_path
+    c1, c2, c3, c4 = (CaseFactory() for _ in range(4))
+    crit = CaseFactory(priority="critical", risk_score=97)
+    crit2 = CaseFactory(priority="critical", risk_score=97)
+    return [
+        ("case.assign", lambda: services.case_assign(case=c1, actor=p["sup"], assignee=p["inv"])),
+        ("case.unassign", lambda: services.case_assign(case=c1, actor=p["sup"], assignee=None)),
+        ("case.claim", lambda: services.case_claim_next(actor=p["inv"])),
+        ("case.start_review", lambda: services.case_start_review(case=c2, actor=p["inv"])),
+        ("case.escalate", lambda: services.case_escalate(case=c2, actor=p["inv"], reason="r")),
+        (
+            "case.close",
+            lambda: services.case_close(
+                case=c2, actor=p["sup"], disposition="legitimate", note="n"
+            ),
+        ),
+        ("case.reopen", lambda: services.case_reopen(case=c2, actor=p["sup"], reason="again")),
+        ("case.note", lambda: services.case_note_add(case=c3, actor=p["inv"], body="hello")),
+        ("case.tag", lambda: services.case_tags_update(case=c3, actor=p["inv"], add=["mule"])),
+        (
+            "case.attach",
+            lambda: services.attachment_add(
+                case=c3, actor=p["inv"], upload=SimpleUploadedFile("a.txt", b"abc")
+            ),
+        ),
+        (
+            "case.attachment_download",
+            lambda: services.attachment_download_record(
+                attachment=c3.attachments.first(), actor=p["sup"]
+            ),
+        ),
+        (
+            "case.request_closure",
+            lambda: services.case_close(
+                case=crit, actor=p["inv"], disposition="legitimate", note="n"
+            ),
+        ),
+        ("case.approve", lambda: services.case_approve_closure(case=crit, actor=p["sup"])),
+        (
+            "case.request_closure",
+            lambda: services.case_close(
+                case=crit2, actor=p["inv"], disposition="legitimate", note="n"
+            ),
+        ),
+        (
+            "case.reject_closure",
+            lambda: services.case_reject_closure(case=crit2, actor=p["sup2"], note="more"),
+        ),
+        (
+            "case.tag",
+            lambda: services.cases_bulk_tag(case_ids=[c4.pk], actor=p["inv"], tag="bulk"),
+        ),
+    ]
+
+
+def test_every_write_leaves_its_event(people, tmp_path, settings):
+    for action, call in _writes(people, tmp_path, settings):
+        before = AuditEvent.objects.count()
+        call()
+        new = list(AuditEvent.objects.order_by("id")[before:])
+        assert [e.action for e in new] == [action], action
+        event = new[0]
+        assert event.actor_id is not None and event.actor_label.startswith("user:")
+        assert event.hash == event.compute_hash()
+    assert audit_verify_chain().ok
+
+
+def test_case_events_carry_before_and_after_snapshots(people):
+    case = CaseFactory()
+    services.case_escalate(case=case, actor=people["inv"], reason="why")
+    event = AuditEvent.objects.get(case=case, action="case.escalate")
+    assert event.before["status"] == "new" and event.after["status"] == "escalated"
+    assert set(event.after) >= {"status", "priority", "assignee", "disposition", "risk_score"}
+
+
+def test_secrets_and_card_numbers_are_masked(people):
+    case = CaseFactory()
+    services.case_note_add(case=case, actor=people["inv"], body="Card 4111-1111-1111-1111 used")
+    event = AuditEvent.objects.get(action="case.note")
+    assert "4111-1111-1111-1111" not in event.after["body"]
+    assert event.after["body"].endswith("1111 used") and "************1111" in event.after["body"]
+    assert mask({"api_key": "abc", "password": "x", "nested": {"token": "t"}}) == {
+        "api_key": "***",
+        "password": "***",
+        "nested": {"token": "***"},
+    }
+
+
+def test_model_refuses_update_and_delete(people):
+    event = audit_record(action="test.event", actor=people["inv"], note="x")
+    event.note = "changed"
+    with pytest.raises(AuditLogImmutableError):
+        event.save()
+    with pytest.raises(AuditLogImmutableError):
+        event.delete()
+    with pytest.raises(AuditLogImmutableError):
+        AuditEvent.objects.filter(pk=event.pk).update(note="changed")
+    with pytest.raises(AuditLogImmutableError):
+        AuditEvent.objects.all().delete()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="database trigger on PostgreSQL")
+def test_database_refuses_raw_update_and_delete(people):
+    event = audit_record(action="test.event", actor=people["inv"], note="x")
+    for sql in (
+        "UPDATE fraudcases_auditevent SET note = 'changed' WHERE id = %s",
+        "DELETE FROM fraudcases_auditevent WHERE id = %s",
+    ):
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql, [event.pk])
+
+
+def _raw(sql: str, params: list) -> None:
+    """Tamper as an attacker with database access would (bypassing the model and the trigger)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute(sql, params)
+
+
+def _chain(people, n=4):
+    case = CaseFactory()
+    for i in range(n):
+        services.case_note_add(case=case, actor=people["inv"], body=f"note {i}")
+    return list(AuditEvent.objects.order_by("id"))
+
+
+def test_verify_reports_intact_chain(people, capsys):
+    events = _chain(people)
+    call_command("verify_audit_log")
+    assert f"{len(events)} events verified" in capsys.readouterr().out
+
+
+def test_verify_detects_an_altered_row(people):
+    events = _chain(people)
+    _raw("UPDATE fraudcases_auditevent SET note = %s WHERE id = %s", ["rewritten", events[2].pk])
+    report = audit_verify_chain()
+    assert not report.ok and report.broken_id == events[2].pk and "altered" in report.reason
+    with pytest.raises(CommandError, match=f"event id {events[2].pk}"):
+        call_command("verify_audit_log")
+
+
+def test_verify_detects_a_removed_row(people):
+    events = _chain(people)
+    _raw("DELETE FROM fraudcases_auditevent WHERE id = %s", [events[1].pk])
+    report = audit_verify_chain()
+    assert not report.ok and report.broken_id == events[2].pk and "link" in report.reason
+
+
+def test_verify_detects_a_rehashed_row(people):
+    """Recomputing the altered row's own hash does not help: the next row's link breaks."""
+    events = _chain(people)
+    row = events[1]
+    row.note = "forged"
+    forged_hash = row.compute_hash()
+    _raw(
+        "UPDATE fraudcases_auditevent SET note = %s, hash = %s WHERE id = %s",
+        ["forged", forged_hash, row.pk],
+    )
+    report = audit_verify_chain()
+    assert not report.ok and report.broken_id == events[2].pk
+
+
+def test_case_open_by_worker_is_audited():
+    from fraudcases.services import CaseHit, cases_open_or_attach
+    from tests.factories import TransactionFactory
+
+    txn = TransactionFactory(account_id="acct-w")
+    (case,) = cases_open_or_attach(
+        hits=[CaseHit(account_id="acct-w", transaction_ids=[txn.pk], reasons=["velocity"])]
+    )
+    event = AuditEvent.objects.get(case=case)
+    assert event.action == "case.open" and event.actor_label == "system:scoring-worker"
+    assert Case.objects.get(pk=case.pk).snapshot()["status"] == "new"
