@@ -1,13 +1,16 @@
-"""The scoring model: training, evaluation metrics, the saved artifact, and explanations.
+"""The scoring model: training, evaluation metrics, the saved artifact.
 
-The artifact is a plain dict saved with joblib: the fitted estimator, the feature names, and the
-"neutral" value of each feature (its median on legitimate training rows) used to explain scores.
+The artifact is a plain dict saved with joblib: the fitted ensemble (``scoring.ensemble``), the
+feature names and the feature spec (frozen merchant/category fraud-rate tables, chosen metadata
+keys), and the "neutral" value of each feature (its median on legitimate training rows) used to
+explain scores.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,28 +18,14 @@ from typing import Any
 import joblib
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from .features import FEATURE_NAMES, compute_features
+from .ensemble import fit_ensemble
+from .features import compute_training_features, feature_spec
 
-ALGORITHM = "HistGradientBoostingClassifier on behavioural features"
-HOLDOUT_SHARE = 0.2
+ALGORITHM = "Ensemble: gradient boosting + IsolationForest novelty, logistic calibration"
+ALGORITHM_UNSUPERVISED = "IsolationForest novelty on behavioural features (no labels yet)"
 ALERT_BUDGET = 0.01
-
-
-def _estimator(seed: int = 0) -> HistGradientBoostingClassifier:
-    return HistGradientBoostingClassifier(
-        learning_rate=0.08,
-        max_iter=300,
-        max_leaf_nodes=31,
-        min_samples_leaf=40,
-        l2_regularization=1.0,
-        early_stopping=True,
-        validation_fraction=0.1,
-        n_iter_no_change=20,
-        random_state=seed,
-    )
 
 
 def precision_at_budget(
@@ -78,56 +67,67 @@ class TrainedModel:
 
 
 def train(frame: pd.DataFrame, *, seed: int = 0) -> TrainedModel:
-    """Train on labelled transactions (``is_fraud`` column) and measure on a time-ordered hold-out.
+    """Train the ensemble on a history of transactions (labels in ``is_fraud``: 1, 0 or unknown).
 
-    The latest ``HOLDOUT_SHARE`` of rows by time is held out to measure; the shipped model is then
-    refitted on all rows so it knows the most recent behaviour.
+    All rows serve as history for the features and for the novelty detector; labelled rows train
+    the supervised part when there are enough of each class. ``metrics`` are measured on the
+    latest 20 % of labelled rows by time, scored by a booster that never saw them (empty when the
+    model is unsupervised).
     """
     started = time.monotonic()
-    labelled = frame[frame["is_fraud"].notna()].copy()
-    if labelled.empty:
-        raise ValueError("No labelled transactions to train on.")
-    y_all = labelled["is_fraud"].astype(int).to_numpy()
-    if y_all.sum() < 5 or (len(y_all) - y_all.sum()) < 5:
-        raise ValueError(
-            f"Need at least 5 fraudulent and 5 legitimate labelled transactions; have "
-            f"{int(y_all.sum())} and {int(len(y_all) - y_all.sum())}."
+    if frame.empty:
+        raise ValueError("No transactions to train on.")
+    frame = frame.copy()
+    frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], utc=True)
+    if "id" not in frame:
+        frame["id"] = np.arange(1, len(frame) + 1)
+    frame = frame.sort_values(["occurred_at", "id"], kind="stable")
+    spec = feature_spec(frame)
+    features, labels = compute_training_features(frame, spec)
+    names = spec["feature_names"]
+    X = features.to_numpy(dtype=float)
+    y = labels.to_numpy(dtype=float)
+    ensemble, held_out = fit_ensemble(X, y, feature_names=names, seed=seed)
+    metrics: dict[str, Any] = {}
+    if held_out:
+        metrics = ranking_metrics(held_out["y"], held_out["scores"])
+        metrics.update(
+            holdout_rows=len(held_out["y"]), holdout_positives=int(np.sum(held_out["y"]))
         )
-    # Features use all rows (labelled or not) as history, computed once.
-    features = compute_features(frame).loc[labelled.index]
-    order = np.argsort(pd.to_datetime(labelled["occurred_at"], utc=True).to_numpy(), kind="stable")
-    X = features.to_numpy()[order]
-    y = y_all[order]
-    cut = int(len(y) * (1 - HOLDOUT_SHARE))
-    holdout_metrics: dict[str, Any] = {}
-    if 0 < y[cut:].sum() < len(y) - cut and y[:cut].sum() > 0:
-        probe = _estimator(seed).fit(X[:cut], y[:cut])
-        holdout_metrics = ranking_metrics(y[cut:], probe.predict_proba(X[cut:])[:, 1])
-        holdout_metrics.update(holdout_rows=len(y) - cut, holdout_positives=int(y[cut:].sum()))
-    model = _estimator(seed).fit(X, y)
-    legit = X[y == 0]
-    neutral = np.nanmedian(legit, axis=0) if len(legit) else np.zeros(X.shape[1])
+    legit = X[y == 0] if (y == 0).any() else X
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: neutral 0 below
+        neutral = np.nanmedian(legit, axis=0) if len(legit) else np.zeros(X.shape[1])
     neutral = np.where(np.isnan(neutral), 0.0, neutral)
-    times = pd.to_datetime(labelled["occurred_at"], utc=True)
-    summary = {
-        "rows": len(y),
-        "positives": int(y.sum()),
-        "fraud_rate": round(float(y.mean()), 5),
-        "accounts": int(labelled["account_id"].nunique()),
+    times = frame["occurred_at"]
+    known = ~np.isnan(y)
+    summary: dict[str, Any] = {
+        "rows": len(frame),
+        "labelled": int(known.sum()),
+        "positives": int(np.nansum(y)),
+        "fraud_rate": round(float(np.nanmean(y)), 5) if known.any() else None,
+        "accounts": int(frame["account_id"].nunique()),
         "from": times.min().isoformat(),
         "to": times.max().isoformat(),
-        "train_seconds": round(time.monotonic() - started, 2),
+        "mode": ensemble.mode,
+        "features": len(names),
+        "metadata_features": sorted(spec["metadata_keys"].values()),
+        "ensemble": ensemble.info,
     }
-    if "fraud_pattern" in labelled:
-        patterns = labelled.loc[labelled["is_fraud"].astype(bool), "fraud_pattern"].fillna("")
+    if "fraud_pattern" in frame:
+        fraud = frame["is_fraud"].fillna(0).astype(bool).to_numpy()
+        patterns = frame.loc[fraud, "fraud_pattern"].fillna("")
         summary["patterns"] = {k or "unknown": int(v) for k, v in patterns.value_counts().items()}
+    summary["train_seconds"] = round(time.monotonic() - started, 2)
     artifact = {
-        "estimator": model,
-        "feature_names": list(FEATURE_NAMES),
-        "neutral": dict(zip(FEATURE_NAMES, map(float, neutral), strict=True)),
-        "algorithm": ALGORITHM,
+        "estimator": ensemble,
+        "feature_names": list(names),
+        "feature_spec": spec,
+        "neutral": dict(zip(names, map(float, neutral), strict=True)),
+        "algorithm": ALGORITHM if ensemble.mode == "supervised" else ALGORITHM_UNSUPERVISED,
+        "mode": ensemble.mode,
     }
-    return TrainedModel(artifact=artifact, metrics=holdout_metrics, summary=summary)
+    return TrainedModel(artifact=artifact, metrics=metrics, summary=summary)
 
 
 def save_artifact(artifact: dict[str, Any], path: Path) -> str:
@@ -165,7 +165,14 @@ def load_artifact(path: Path, *, sha256: str) -> dict[str, Any]:
 
 
 def predict_proba(artifact: dict[str, Any], features: pd.DataFrame) -> np.ndarray:
-    """Fraud probability per row."""
+    """Fraud probability per row, from features computed with
+    ``compute_features(frame, artifact=artifact)``."""
+    missing = [n for n in artifact["feature_names"] if n not in features.columns]
+    if missing:
+        raise KeyError(
+            f"Features {missing} are missing; compute them with "
+            "compute_features(frame, artifact=artifact)."
+        )
     X = features[artifact["feature_names"]].to_numpy(dtype=float)
     if len(X) == 0:
         return np.zeros(0)

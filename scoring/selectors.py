@@ -6,28 +6,49 @@ from collections.abc import Iterable
 from datetime import datetime
 
 import pandas as pd
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from fraudcases.permissions import user_can
 
 from .features import INPUT_COLUMNS, LOOKBACK
 from .models import ModelVersion, Transaction
 
-FRAME_FIELDS = [*INPUT_COLUMNS, "is_fraud", "fraud_pattern"]
+FRAME_FIELDS = [*INPUT_COLUMNS, "is_fraud", "fraud_pattern", "metadata"]
+_CASE_FIELDS = {
+    "case_status": F("case_link__case__status"),
+    "case_disposition": F("case_link__case__disposition"),
+}
+# Investigators' decisions as labels; ``inconclusive`` (and open cases) stay unknown.
+DISPOSITION_LABELS = {"fraud_confirmed": 1.0, "legitimate": 0.0}
 
 
-def _frame(rows: Iterable[dict]) -> pd.DataFrame:
-    frame = pd.DataFrame.from_records(list(rows), columns=FRAME_FIELDS)
+def _frame(rows: Iterable[dict], columns: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records(list(rows), columns=columns)
     if not frame.empty:
         frame["amount"] = frame["amount"].astype(float)
         frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], utc=True)
     return frame
 
 
-def transactions_frame(*, queryset: QuerySet | None = None) -> pd.DataFrame:
-    """All (or the given) transactions as a frame of feature inputs plus labels."""
+def transactions_frame(*, queryset: QuerySet | None = None, labels: bool = True) -> pd.DataFrame:
+    """All (or the given) transactions as a frame of feature inputs, ``metadata`` and labels.
+
+    ``is_fraud`` is the transaction's own label when it has one (generator, imported label
+    column), else the disposition of the closed case it is linked to: ``fraud_confirmed`` → 1,
+    ``legitimate`` → 0, ``inconclusive`` → unknown (NaN). ``labels=False`` skips the case join
+    (the scoring worker never looks at labels).
+    """
     qs = queryset if queryset is not None else Transaction.objects.all()
-    return _frame(qs.order_by().values(*FRAME_FIELDS).iterator(chunk_size=5000))
+    qs = qs.order_by()
+    if not labels:
+        return _frame(qs.values(*FRAME_FIELDS).iterator(chunk_size=5000), FRAME_FIELDS)
+    columns = [*FRAME_FIELDS, *_CASE_FIELDS]
+    frame = _frame(qs.values(*FRAME_FIELDS, **_CASE_FIELDS).iterator(chunk_size=5000), columns)
+    own = pd.to_numeric(frame["is_fraud"].map({True: 1.0, False: 0.0}), errors="coerce")
+    closed = frame["case_status"] == "closed"
+    decided = frame["case_disposition"].map(DISPOSITION_LABELS).where(closed)
+    frame["is_fraud"] = own.fillna(decided).astype(float)
+    return frame.drop(columns=list(_CASE_FIELDS))
 
 
 def history_frame(
@@ -46,7 +67,7 @@ def history_frame(
     qs = Transaction.objects.filter(
         related, occurred_at__gte=start - LOOKBACK, occurred_at__lte=end
     )
-    return transactions_frame(queryset=qs)
+    return transactions_frame(queryset=qs, labels=False)
 
 
 def transaction_get_for_client(*, external_id: str) -> Transaction | None:
@@ -88,3 +109,204 @@ def pending_stale_ids(*, older_than: datetime, limit: int) -> list[int]:
         .order_by("id")
         .values_list("id", flat=True)[:limit]
     )
+
+
+# --- Model lifecycle: registry page, challenger comparison, drift windows, rule preview -------
+# (appended by the lifecycle work; the frame functions above belong to the feature pipeline)
+
+
+def _closed_case_label():
+    """Label of a transaction from the disposition of the closed case it belongs to, else its
+    own known label (generator, import)."""
+    from django.db.models import BooleanField, F, Value, When
+    from django.db.models import Case as CaseWhen
+
+    return CaseWhen(
+        When(
+            case_link__case__status="closed",
+            case_link__case__disposition="fraud_confirmed",
+            then=Value(True),
+        ),
+        When(
+            case_link__case__status="closed",
+            case_link__case__disposition="legitimate",
+            then=Value(False),
+        ),
+        default=F("is_fraud"),
+        output_field=BooleanField(null=True),
+    )
+
+
+def model_live_precision() -> dict[int, dict[str, float | int | None]]:
+    """Per model version (pk): closed cases, how many were confirmed fraud, and the share.
+
+    A case belongs to the model version that scored its transactions (a case holding
+    transactions scored by two versions counts for both).
+    """
+    from django.db.models import Count
+
+    from fraudcases.models import CaseTransaction
+
+    rows = (
+        CaseTransaction.objects.filter(
+            case__status="closed", transaction__model_version__isnull=False
+        )
+        .order_by()
+        .values("transaction__model_version")
+        .annotate(
+            closed=Count("case", distinct=True),
+            fraud=Count("case", distinct=True, filter=Q(case__disposition="fraud_confirmed")),
+            legitimate=Count("case", distinct=True, filter=Q(case__disposition="legitimate")),
+        )
+    )
+    return {
+        r["transaction__model_version"]: {
+            "closed": r["closed"],
+            "fraud": r["fraud"],
+            "legitimate": r["legitimate"],
+            "precision": r["fraud"] / r["closed"] if r["closed"] else None,
+        }
+        for r in rows
+    }
+
+
+def _alert_threshold() -> int:
+    from django.conf import settings
+
+    return min(settings.RISK_LEVEL_THRESHOLDS[level] for level in settings.CASE_OPEN_LEVELS)
+
+
+def challenger_comparison(*, challenger: ModelVersion, limit: int = 200_000) -> dict | None:
+    """Champion vs challenger on the live transactions both scored (most recent ``limit``).
+
+    Agreement is on the decision that matters (would this open a case?); correlation is Pearson
+    on the 0-100 scores; precision is measured where the truth is known (the transaction's case
+    was closed, or it carries a label), which for the challenger's extra alerts is often nowhere:
+    ``labelled`` says how many alerts each side's precision rests on.
+    """
+    import numpy as np
+
+    rows = list(
+        Transaction.objects.filter(
+            challenger_model_version=challenger,
+            challenger_score__isnull=False,
+            risk_score__isnull=False,
+        )
+        .order_by("-occurred_at")
+        .annotate(label=_closed_case_label())
+        .values_list("account_id", "risk_score", "challenger_score", "label")[:limit]
+    )
+    if not rows:
+        return None
+    accounts = np.array([r[0] for r in rows], dtype=object)
+    champion = np.array([r[1] for r in rows], dtype=float)
+    shadow = np.array([r[2] for r in rows], dtype=float)
+    label = np.array([np.nan if r[3] is None else float(r[3]) for r in rows])
+    threshold = _alert_threshold()
+    champion_alert = champion >= threshold
+    shadow_alert = shadow >= threshold
+    known = ~np.isnan(label)
+
+    def side(alert: np.ndarray) -> dict:
+        judged = alert & known
+        return {
+            "alerts": int(alert.sum()),
+            "accounts": len(set(accounts[alert])),
+            "labelled": int(judged.sum()),
+            "precision": float(label[judged].mean()) if judged.any() else None,
+        }
+
+    correlation = None
+    if len(rows) > 1 and champion.std() > 0 and shadow.std() > 0:
+        correlation = float(np.corrcoef(champion, shadow)[0, 1])
+    return {
+        "rows": len(rows),
+        "threshold": threshold,
+        "agreement": float(np.mean(champion_alert == shadow_alert)),
+        "correlation": correlation,
+        "mean_abs_difference": float(np.mean(np.abs(champion - shadow))),
+        "only_champion": int((champion_alert & ~shadow_alert).sum()),
+        "only_challenger": int((shadow_alert & ~champion_alert).sum()),
+        "champion": side(champion_alert),
+        "challenger": side(shadow_alert),
+    }
+
+
+def scored_window_frame(*, start: datetime, end: datetime, limit: int) -> pd.DataFrame:
+    """Stored features and risk score of scored transactions that occurred in ``[start, end)``
+    (the most recent ``limit``), one row each."""
+    rows = list(
+        Transaction.objects.filter(
+            status=Transaction.Status.SCORED, occurred_at__gte=start, occurred_at__lt=end
+        )
+        .order_by("-occurred_at")
+        .values_list("features", "risk_score")[:limit]
+    )
+    frame = pd.DataFrame.from_records([r[0] or {} for r in rows])
+    frame = frame.apply(pd.to_numeric, errors="coerce") if not frame.empty else frame
+    frame["risk_score"] = pd.Series([r[1] for r in rows], dtype=float)
+    return frame
+
+
+RULE_PREVIEW_RAW = (
+    "external_id",
+    "account_id",
+    "amount",
+    "currency",
+    "occurred_at",
+    "merchant_id",
+    "merchant_category",
+    "channel",
+    "country",
+    "device_id",
+    "counterparty_id",
+    "latitude",
+    "longitude",
+)
+
+
+def rule_preview_frame(*, limit: int) -> pd.DataFrame:
+    """The last ``limit`` scored transactions: raw fields, stored features, score and label."""
+    rows = list(
+        Transaction.objects.filter(status=Transaction.Status.SCORED)
+        .order_by("-occurred_at", "-id")
+        .annotate(label=_closed_case_label())
+        .values(*RULE_PREVIEW_RAW, "features", "risk_score", "label")[:limit]
+    )
+    raw = pd.DataFrame.from_records(
+        [{k: r[k] for k in (*RULE_PREVIEW_RAW, "risk_score", "label")} for r in rows],
+        columns=[*RULE_PREVIEW_RAW, "risk_score", "label"],
+    )
+    feats = pd.DataFrame.from_records([r["features"] or {} for r in rows], index=raw.index)
+    feats = feats.drop(columns=[c for c in feats.columns if c in raw.columns])
+    frame = pd.concat([raw, feats.apply(pd.to_numeric, errors="coerce")], axis=1)
+    if not frame.empty:
+        frame["amount"] = frame["amount"].astype(float)
+    return frame
+
+
+def rules_for_user(*, user) -> QuerySet:
+    """Detection rules an admin may manage (fail closed)."""
+    from .models import Rule
+
+    if not user_can(user, "rule.manage"):
+        return Rule.objects.none()
+    return Rule.objects.select_related("created_by").all()
+
+
+def drift_reports_for_user(*, user) -> QuerySet:
+    """Drift reports, newest first, for those who may see the registry (fail closed)."""
+    from .models import DriftReport
+
+    if not user_can(user, "model.view"):
+        return DriftReport.objects.none()
+    return DriftReport.objects.select_related("model_version").order_by("-created_at", "-id")
+
+
+def evaluation_reports_for_user(*, user) -> QuerySet:
+    """Evaluation back-tests, newest first, for those who may see the registry (fail closed)."""
+    from .models import EvaluationReport
+
+    if not user_can(user, "model.view"):
+        return EvaluationReport.objects.none()
+    return EvaluationReport.objects.select_related("model_version").order_by("-created_at", "-id")
