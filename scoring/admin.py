@@ -1,6 +1,14 @@
 from django.contrib import admin
 
-from .models import ApiKey, ModelVersion, Transaction, WorkerHeartbeat
+from .models import (
+    ApiKey,
+    DriftReport,
+    EvaluationReport,
+    ModelVersion,
+    Rule,
+    Transaction,
+    WorkerHeartbeat,
+)
 
 
 @admin.register(Transaction)
@@ -45,11 +53,43 @@ class ApiKeyAdmin(admin.ModelAdmin):
         return False  # use `manage.py create_api_key` so the key is shown exactly once
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Changes go through the audited services (``/models/``, ``/rules/``, commands), so the
+    admin only shows these records."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(ReadOnlyAdmin):
     list_display = ("version", "role", "algorithm", "created_at", "promoted_at")
     list_filter = ("role",)
     readonly_fields = [f.name for f in ModelVersion._meta.fields]
+
+
+@admin.register(Rule)
+class RuleAdmin(ReadOnlyAdmin):
+    list_display = ("name", "expression", "risk_floor", "is_active", "updated_at")
+    list_filter = ("is_active",)
+    search_fields = ("name", "expression")
+
+
+@admin.register(EvaluationReport)
+class EvaluationReportAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "model_version", "rows", "positives", "holdout_share")
+
+
+@admin.register(DriftReport)
+class DriftReportAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "model_version", "score_psi", "alert", "threshold")
+    list_filter = ("alert",)
 
 
 @admin.register(WorkerHeartbeat)

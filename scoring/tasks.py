@@ -9,6 +9,7 @@ from django.db import InterfaceError, OperationalError
 
 from fraudcases.middleware import current_request_id
 
+from .ml import ModelIntegrityError
 from .services.scoring import NoChampionModelError, transactions_score
 
 logger = logging.getLogger(__name__)
@@ -19,7 +20,15 @@ logger = logging.getLogger(__name__)
     bind=True,
     acks_late=True,
     max_retries=5,
-    autoretry_for=(NoChampionModelError, ConnectionError, OperationalError, InterfaceError),
+    # A champion file that fails its SHA-256 check is retried too (the batch stays pending and is
+    # never scored with it); the sweeper picks it up again once the registry is repaired.
+    autoretry_for=(
+        NoChampionModelError,
+        ModelIntegrityError,
+        ConnectionError,
+        OperationalError,
+        InterfaceError,
+    ),
     retry_backoff=5,
     retry_backoff_max=300,
     retry_jitter=True,
@@ -42,3 +51,50 @@ def sweep_pending() -> int:
     from .services.ingest import transactions_requeue_stale
 
     return transactions_requeue_stale()
+
+
+@shared_task(
+    name="scoring.drift_report",
+    acks_late=True,
+    max_retries=2,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=30,
+    time_limit=600,
+    soft_time_limit=540,
+)
+def drift_report(end: str | None = None) -> dict:
+    """Beat: population stability of features and score, last 24 h vs the week before."""
+    from datetime import datetime
+
+    from .services.drift import drift_report_create
+
+    report = drift_report_create(end=datetime.fromisoformat(end) if end else None)
+    return {"report": report.pk, "alert": report.alert, "score_psi": report.score_psi}
+
+
+@shared_task(
+    name="scoring.retrain_challenger",
+    acks_late=True,
+    max_retries=1,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=300,
+    time_limit=1800,
+    soft_time_limit=1700,
+)
+def retrain_challenger(seed: int = 0) -> dict:
+    """Beat (only when ``MODEL_RETRAIN_ENABLED``): train on synthetic + labelled history and
+    register the result as the challenger (champion only when there is none). It never replaces
+    a champion: promotion stays a human decision."""
+    from django.conf import settings
+
+    from .services.registry import model_train
+
+    if not settings.MODEL_RETRAIN_ENABLED:
+        logger.info("Scheduled retraining is off (MODEL_RETRAIN_ENABLED); nothing done.")
+        return {"trained": None}
+    try:
+        outcome = model_train(seed=seed, policy="auto", actor_label="system:retrain")
+    except ValueError as exc:
+        logger.warning("Scheduled retraining skipped: %s", exc)
+        return {"trained": None, "error": str(exc)}
+    return {"trained": outcome.model_version.version, "role": outcome.role}

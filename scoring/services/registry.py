@@ -1,9 +1,18 @@
-"""The model registry: registering trained models, promotion, and loading the champion."""
+"""The model registry: training and registering models, promotion, rollback, challenger, and the
+per-process cache of the loaded champion and challenger.
+
+Roles: exactly one ``champion`` scores and acts; at most one ``challenger`` scores the same
+batches in shadow; ``candidate`` versions wait; ``retired`` ones were champions (or were put
+aside). ``promoted_at`` records when a version last became champion by promotion, and rollback
+walks back through it: the previous champion is the one promoted most recently before the
+current one.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +21,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from fraudcases.audit import audit_record
+from fraudcases.errors import ApplicationError, ConflictError
+from fraudcases.permissions import ensure_allowed
 
-from ..ml import TrainedModel, load_artifact, save_artifact
+from ..ml import ModelIntegrityError, TrainedModel, file_sha256, load_artifact, save_artifact
 from ..models import ModelVersion
 
 logger = logging.getLogger(__name__)
+
+Role = ModelVersion.Role
 
 
 def _next_version() -> str:
@@ -29,7 +42,19 @@ def _next_version() -> str:
     return version
 
 
-def model_register(*, trained: TrainedModel, actor=None) -> ModelVersion:
+def _label(actor, actor_label: str) -> str:
+    return "" if actor is not None else (actor_label or "system")
+
+
+def _check_actor(actor) -> None:
+    # ``actor=None`` is the system (management commands, beat tasks): trusted by construction.
+    if actor is not None:
+        ensure_allowed(actor, "model.promote")
+
+
+def model_register(
+    *, trained: TrainedModel, actor=None, actor_label: str = "system:train_model"
+) -> ModelVersion:
     """Save the artifact under ``MODEL_STORE_DIR`` and record it as a candidate."""
     version = _next_version()
     path = Path(settings.MODEL_STORE_DIR) / f"model-{version}.joblib"
@@ -47,67 +72,294 @@ def model_register(*, trained: TrainedModel, actor=None) -> ModelVersion:
         audit_record(
             action="model.register",
             actor=actor,
-            actor_label="" if actor else "system:train_model",
+            actor_label=_label(actor, actor_label),
             obj=mv,
             after={"version": version, "sha256": sha, "metrics": trained.metrics},
         )
     return mv
 
 
+def _verify_file(mv: ModelVersion) -> None:
+    """Refuse to put a version into service when its file is missing or altered."""
+    path = Path(mv.file_path)
+    if not path.exists():
+        raise ApplicationError(f"Model {mv.version}: file {path} is missing; cannot use it.")
+    if file_sha256(path) != mv.sha256:
+        raise ApplicationError(
+            f"Model {mv.version}: file {path} does not match its registered SHA-256; "
+            "refusing to use it."
+        )
+
+
+def _lock(mv: ModelVersion) -> ModelVersion:
+    return ModelVersion.objects.select_for_update().get(pk=mv.pk)
+
+
+def _state(*versions: ModelVersion | None) -> dict[str, str | None]:
+    return {mv.version: mv.role for mv in versions if mv is not None}
+
+
 @transaction.atomic
-def model_promote(*, model_version: ModelVersion, actor=None) -> ModelVersion:
-    """Make ``model_version`` the champion; the previous champion is retired."""
-    model_version = ModelVersion.objects.select_for_update().get(pk=model_version.pk)
-    previous = (
-        ModelVersion.objects.select_for_update()
-        .filter(role=ModelVersion.Role.CHAMPION)
-        .exclude(pk=model_version.pk)
-        .first()
-    )
+def model_promote(
+    *,
+    model_version: ModelVersion,
+    actor=None,
+    actor_label: str = "system:train_model",
+    note: str = "",
+) -> ModelVersion:
+    """Make ``model_version`` the champion; the previous champion is retired (and can be rolled
+    back to). Refused when the file does not match its SHA-256."""
+    _check_actor(actor)
+    mv = _lock(model_version)
+    if mv.role == Role.CHAMPION:
+        raise ConflictError(f"Model {mv.version} is already the champion.")
+    _verify_file(mv)
+    previous = ModelVersion.objects.select_for_update().filter(role=Role.CHAMPION).first()
+    before = _state(mv, previous)
     if previous is not None:
-        previous.role = ModelVersion.Role.RETIRED
+        previous.role = Role.RETIRED
         previous.save(update_fields=["role"])
-    before = {
-        "role": model_version.role,
-        "previous_champion": previous.version if previous else None,
-    }
-    model_version.role = ModelVersion.Role.CHAMPION
-    model_version.promoted_at = timezone.now()
-    model_version.save(update_fields=["role", "promoted_at"])
+    mv.role = Role.CHAMPION
+    mv.promoted_at = timezone.now()
+    mv.save(update_fields=["role", "promoted_at"])
     audit_record(
         action="model.promote",
         actor=actor,
-        actor_label="" if actor else "system:train_model",
-        obj=model_version,
-        before=before,
-        after={"role": model_version.role},
+        actor_label=_label(actor, actor_label),
+        obj=mv,
+        before={"roles": before, "previous_champion": previous.version if previous else None},
+        after={"roles": _state(mv, previous)},
+        note=note,
     )
-    return model_version
+    logger.info(
+        "Model %s promoted to champion (previous: %s)", mv.version, previous and previous.version
+    )
+    return mv
 
 
-class _ChampionCache:
-    """Per-process cache of the loaded champion; reloads when the registry's champion changes."""
+def rollback_target() -> ModelVersion | None:
+    """The champion before the current one: promoted most recently before it."""
+    current = ModelVersion.objects.filter(role=Role.CHAMPION).first()
+    qs = ModelVersion.objects.filter(promoted_at__isnull=False).exclude(role=Role.CHAMPION)
+    if current is not None and current.promoted_at is not None:
+        qs = qs.filter(promoted_at__lt=current.promoted_at)
+    return qs.order_by("-promoted_at", "-pk").first()
 
-    def __init__(self):
+
+@transaction.atomic
+def model_rollback(
+    *, actor=None, actor_label: str = "system:promote_model", note: str = ""
+) -> ModelVersion:
+    """Put the previous champion back; the current one is retired.
+
+    The restored version keeps its original ``promoted_at``, so a second rollback goes one step
+    further back instead of toggling between two versions.
+    """
+    _check_actor(actor)
+    current = ModelVersion.objects.select_for_update().filter(role=Role.CHAMPION).first()
+    target = rollback_target()
+    if target is None:
+        raise ConflictError("There is no earlier champion to roll back to.")
+    target = _lock(target)
+    _verify_file(target)
+    before = _state(current, target)
+    if current is not None:
+        current.role = Role.RETIRED
+        current.save(update_fields=["role"])
+    target.role = Role.CHAMPION
+    target.save(update_fields=["role"])
+    audit_record(
+        action="model.rollback",
+        actor=actor,
+        actor_label=_label(actor, actor_label),
+        obj=target,
+        before={"roles": before, "champion": current.version if current else None},
+        after={"roles": _state(current, target), "champion": target.version},
+        note=note,
+    )
+    logger.warning("Rolled back champion %s to %s", current and current.version, target.version)
+    return target
+
+
+@transaction.atomic
+def model_make_challenger(
+    *, model_version: ModelVersion, actor=None, actor_label: str = "system:train_model"
+) -> ModelVersion:
+    """Let ``model_version`` score in shadow; a current challenger goes back to candidate."""
+    _check_actor(actor)
+    mv = _lock(model_version)
+    if mv.role == Role.CHALLENGER:
+        raise ConflictError(f"Model {mv.version} is already the challenger.")
+    if mv.role == Role.CHAMPION:
+        raise ConflictError(
+            f"Model {mv.version} is the champion; promote another version or roll back first."
+        )
+    _verify_file(mv)
+    previous = ModelVersion.objects.select_for_update().filter(role=Role.CHALLENGER).first()
+    before = _state(mv, previous)
+    if previous is not None:
+        previous.role = Role.CANDIDATE
+        previous.save(update_fields=["role"])
+    mv.role = Role.CHALLENGER
+    mv.save(update_fields=["role"])
+    audit_record(
+        action="model.make_challenger",
+        actor=actor,
+        actor_label=_label(actor, actor_label),
+        obj=mv,
+        before={"roles": before},
+        after={"roles": _state(mv, previous)},
+    )
+    return mv
+
+
+@transaction.atomic
+def model_retire(
+    *, model_version: ModelVersion, actor=None, actor_label: str = "system:promote_model"
+) -> ModelVersion:
+    """Take a candidate or the challenger out of use. The champion cannot be retired directly."""
+    _check_actor(actor)
+    mv = _lock(model_version)
+    if mv.role == Role.CHAMPION:
+        raise ConflictError(
+            f"Model {mv.version} is the champion; promote another version or roll back instead."
+        )
+    if mv.role == Role.RETIRED:
+        raise ConflictError(f"Model {mv.version} is already retired.")
+    before = {"role": mv.role}
+    mv.role = Role.RETIRED
+    mv.save(update_fields=["role"])
+    audit_record(
+        action="model.retire",
+        actor=actor,
+        actor_label=_label(actor, actor_label),
+        obj=mv,
+        before=before,
+        after={"role": mv.role},
+    )
+    return mv
+
+
+@dataclass
+class TrainingOutcome:
+    model_version: ModelVersion
+    trained: TrainedModel
+    role: str
+
+
+def model_train(
+    *,
+    seed: int = 0,
+    policy: str = "auto",
+    actor=None,
+    actor_label: str = "system:train_model",
+) -> TrainingOutcome:
+    """Train on synthetic + labelled history (``transactions_frame``) and register the result.
+
+    ``policy``: ``auto`` makes it the champion when there is none, otherwise the challenger;
+    ``promote`` makes it the champion; ``candidate`` only registers it. Raises ``ValueError`` when
+    there are not enough labels to train.
+    """
+    from ..ml import train
+    from ..selectors import champion_model, transactions_frame
+
+    if policy not in ("auto", "promote", "candidate"):
+        raise ValueError(f"Unknown policy {policy!r}")
+    _check_actor(actor)
+    trained = train(transactions_frame(), seed=seed)
+    mv = model_register(trained=trained, actor=actor, actor_label=actor_label)
+    if policy == "promote" or (policy == "auto" and champion_model() is None):
+        mv = model_promote(model_version=mv, actor=actor, actor_label=actor_label)
+    elif policy == "auto":
+        mv = model_make_challenger(model_version=mv, actor=actor, actor_label=actor_label)
+    return TrainingOutcome(model_version=mv, trained=trained, role=mv.role)
+
+
+# --- Loading --------------------------------------------------------------------------------
+
+
+class _ArtifactCache:
+    """Loaded artifacts keyed by (pk, sha256): a file is read and verified once per process."""
+
+    def __init__(self, max_items: int = 4):
         self._lock = threading.Lock()
-        self._key: tuple[int, str] | None = None
-        self._value: tuple[ModelVersion, dict[str, Any]] | None = None
+        self._items: dict[tuple[int, str], dict[str, Any]] = {}
+        self.max_items = max_items
 
-    def get(self) -> tuple[ModelVersion, dict[str, Any]] | None:
-        current = ModelVersion.objects.filter(role=ModelVersion.Role.CHAMPION).first()
-        if current is None:
-            return None
-        key = (current.pk, current.sha256)
+    def load(self, mv: ModelVersion) -> dict[str, Any]:
+        key = (mv.pk, mv.sha256)
         with self._lock:
-            if self._key != key:
-                artifact = load_artifact(Path(current.file_path), sha256=current.sha256)
-                logger.info("Loaded champion model %s", current.version)
-                self._key, self._value = key, (current, artifact)
-            return self._value
+            artifact = self._items.get(key)
+            if artifact is None:
+                artifact = load_artifact(Path(mv.file_path), sha256=mv.sha256)
+                logger.info("Loaded model %s (%s)", mv.version, mv.role)
+                while len(self._items) >= self.max_items:
+                    self._items.pop(next(iter(self._items)))
+                self._items[key] = artifact
+            return artifact
 
     def clear(self) -> None:
         with self._lock:
-            self._key, self._value = None, None
+            self._items.clear()
 
 
-champion_cache = _ChampionCache()
+_artifacts = _ArtifactCache()
+
+
+class _RoleCache:
+    """The loaded model holding one role; reloads when the registry's holder changes."""
+
+    def __init__(self, role: str):
+        self.role = role
+
+    def get(self) -> tuple[ModelVersion, dict[str, Any]] | None:
+        current = ModelVersion.objects.filter(role=self.role).first()
+        if current is None:
+            return None
+        return current, _artifacts.load(current)
+
+    def clear(self) -> None:
+        _artifacts.clear()
+
+
+champion_cache = _RoleCache(Role.CHAMPION)
+challenger_cache = _RoleCache(Role.CHALLENGER)
+
+
+@dataclass
+class ActiveModels:
+    """What a scoring run uses: the champion (required) and the challenger (optional)."""
+
+    champion: tuple[ModelVersion, dict[str, Any]] | None
+    challenger: tuple[ModelVersion, dict[str, Any]] | None
+    challenger_error: str = ""
+
+
+def models_active() -> ActiveModels:
+    """Champion and challenger in one query, loaded through the per-process cache.
+
+    A champion file that fails its SHA-256 check raises :class:`ModelIntegrityError` (nothing is
+    scored with it); a bad challenger file only disables shadow scoring.
+    """
+    rows = {
+        mv.role: mv for mv in ModelVersion.objects.filter(role__in=[Role.CHAMPION, Role.CHALLENGER])
+    }
+    champion = challenger = None
+    error = ""
+    if Role.CHAMPION in rows:
+        champion = (rows[Role.CHAMPION], _artifacts.load(rows[Role.CHAMPION]))
+    if Role.CHALLENGER in rows:
+        try:
+            challenger = (rows[Role.CHALLENGER], _artifacts.load(rows[Role.CHALLENGER]))
+        except ModelIntegrityError as exc:
+            error = str(exc)
+            logger.error("Challenger disabled: %s", exc)
+    return ActiveModels(champion=champion, challenger=challenger, challenger_error=error)
+
+
+def version_get(*, version: str) -> ModelVersion:
+    """A version by its name, or an error naming it."""
+    mv = ModelVersion.objects.filter(version=version).first()
+    if mv is None:
+        raise ApplicationError(f"No model version '{version}'.")
+    return mv

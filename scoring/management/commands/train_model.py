@@ -1,46 +1,61 @@
-"""``manage.py train_model``: train on the labelled transactions in the database."""
+"""``manage.py train_model``: train on synthetic + labelled history and register the model.
+
+The first model becomes the champion; later ones become the challenger (scoring in shadow)
+unless ``--promote`` makes them the champion or ``--no-promote`` keeps them as a candidate.
+"""
 
 import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from scoring.ml import train
-from scoring.selectors import champion_model, transactions_frame
-from scoring.services.registry import model_promote, model_register
+from fraudcases.errors import ApplicationError
+from scoring.selectors import champion_model
+from scoring.services.registry import model_train
 
 
 class Command(BaseCommand):
-    help = "Train a model on labelled transactions, register it and (by default) promote it."
+    help = (
+        "Train a model on labelled transactions (generator labels, imported labels and closed "
+        "cases' dispositions) and register it: champion if there is none, else challenger."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument(
-            "--no-promote", action="store_true", help="Register as a candidate only."
+        what = parser.add_mutually_exclusive_group()
+        what.add_argument(
+            "--promote", action="store_true", help="Make it the champion (the old one retires)."
+        )
+        what.add_argument(
+            "--no-promote", action="store_true", help="Register it as a candidate only."
         )
         parser.add_argument(
             "--if-missing", action="store_true", help="Do nothing when a champion already exists."
         )
         parser.add_argument("--seed", type=int, default=0)
 
-    def handle(self, *args, no_promote: bool, if_missing: bool, seed: int, **options):
+    def handle(self, *args, promote: bool, no_promote: bool, if_missing: bool, seed: int, **opts):
         if if_missing and (current := champion_model()) is not None:
             self.stdout.write(f"Champion {current.version} exists; nothing to do.")
             return
-        frame = transactions_frame()
-        self.stdout.write(f"Loaded {len(frame):,} transactions; training…")
+        policy = "promote" if promote else "candidate" if no_promote else "auto"
+        self.stdout.write("Loading labelled history and training…")
         try:
-            trained = train(frame, seed=seed)
+            outcome = model_train(seed=seed, policy=policy, actor_label="system:train_model")
         except ValueError as exc:
             raise CommandError(
                 f"{exc} Generate data with `manage.py generate_transactions` or import labelled "
                 "data first."
             ) from exc
-        mv = model_register(trained=trained)
-        if not no_promote:
-            model_promote(model_version=mv)
-        s = trained.summary
+        except ApplicationError as exc:
+            raise CommandError(exc.message) from exc
+        mv, s = outcome.model_version, outcome.trained.summary
         self.stdout.write(
             f"Model {mv.version} trained on {s['rows']:,} labelled rows ({s['positives']:,} fraud, "
-            f"{s['from'][:10]}..{s['to'][:10]}) in {s['train_seconds']} s; "
-            f"{'champion' if not no_promote else 'candidate'}."
+            f"{s['from'][:10]}..{s['to'][:10]}) in {s['train_seconds']} s; now {outcome.role}."
         )
-        self.stdout.write("Hold-out metrics (latest 20 % by time): " + json.dumps(trained.metrics))
+        metrics = outcome.trained.metrics
+        self.stdout.write("Hold-out metrics (latest share by time): " + json.dumps(metrics))
+        if outcome.role == "challenger":
+            self.stdout.write(
+                "It scores live traffic in shadow; compare it on /models/ and promote it with "
+                f"`manage.py promote_model {mv.version}`."
+            )
