@@ -897,18 +897,36 @@ class LiveFeed:
     Records are JSON-ready dicts with only RECORD_KEYS (no labels).
     """
 
-    def __init__(self, *, n_accounts: int, seed: int = 7):
+    def __init__(self, *, n_accounts: int, seed: int = 7, min_gap_seconds: int = 900):
         self._world = _World(seed, n_accounts)
         self._rng = np.random.default_rng()
+        # A demo feed sends far more per account than the accounts' history did (a few per
+        # second across a few thousand accounts); spacing each account's transactions keeps
+        # ordinary traffic from looking like a velocity burst.
+        self._min_gap = min_gap_seconds
+        self._last_seen = np.full(n_accounts, np.iinfo(np.int64).min // 2, dtype=np.int64)
 
     def normal(self, *, now: datetime, count: int) -> list[dict]:
-        """`count` legitimate transactions for random accounts, 0-5 s before `now`."""
+        """Up to `count` legitimate transactions, 0-5 s before `now`.
+
+        Accounts are drawn in proportion to their habits at this hour of the day (how active
+        they are at this hour and how often they pay at all), and none twice within
+        ``min_gap_seconds``. Fewer records come back when few accounts are awake: outside every
+        account's waking hours (00-05 UTC) the feed is quiet, as real traffic would be.
+        """
         now_s = _epoch(now, "now")
         if count <= 0:
             return []
-        rng = self._rng
-        acc = rng.integers(0, self._world.n, count)
-        t = now_s - rng.integers(0, 6, count)
+        rng, prof = self._rng, self._world.prof
+        weight = prof.hour_w[:, (now_s // _HOUR) % 24] * prof.rate
+        weight = np.where(now_s - self._last_seen >= self._min_gap, weight, 0.0)
+        eligible = np.flatnonzero(weight > 0)
+        if len(eligible) == 0:
+            return []
+        size = min(count, len(eligible))
+        acc = rng.choice(eligible, size, replace=False, p=weight[eligible] / weight[eligible].sum())
+        self._last_seen[acc] = now_s
+        t = now_s - rng.integers(0, 6, size)
         return self._world.records(self._world.legit(acc, t, rng))
 
     def fraud_burst(self, *, now: datetime, pattern: str | None = None) -> list[dict]:

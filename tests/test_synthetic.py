@@ -344,3 +344,20 @@ def test_live_fraud_burst_random_pattern_and_validation(feed: LiveFeed):
         feed.fraud_burst(now=now, pattern="nope")
     with pytest.raises(ValueError):
         feed.normal(now=datetime(2026, 3, 2), count=1)
+
+
+def test_live_feed_spaces_each_accounts_transactions():
+    feed = LiveFeed(n_accounts=50, seed=3, min_gap_seconds=600)
+    now = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    first = feed.normal(now=now, count=40)
+    again = feed.normal(now=now + timedelta(seconds=300), count=40)
+    later = feed.normal(now=now + timedelta(seconds=601), count=40)
+    assert len({r["account_id"] for r in first}) == len(first)
+    assert not {r["account_id"] for r in first} & {r["account_id"] for r in again}
+    assert {r["account_id"] for r in first} & {r["account_id"] for r in later}
+
+
+def test_live_feed_is_quiet_when_no_account_is_awake():
+    feed = LiveFeed(n_accounts=100, seed=3)
+    assert feed.normal(now=datetime(2026, 3, 2, 3, 0, tzinfo=UTC), count=5) == []
+    assert len(feed.normal(now=datetime(2026, 3, 2, 14, 0, tzinfo=UTC), count=5)) == 5

@@ -42,8 +42,9 @@ class Command(BaseCommand):
     help = "Create roles, demo users, the demo feed's API key, synthetic history and a model."
 
     def add_arguments(self, parser):
-        parser.add_argument("--accounts", type=int, default=1500)
-        parser.add_argument("--days", type=int, default=45)
+        # Enough accounts that the demo feed's ~2 transactions a second stay ordinary for each.
+        parser.add_argument("--accounts", type=int, default=3000)
+        parser.add_argument("--days", type=int, default=30)
 
     def handle(self, *args, accounts: int, days: int, **options):
         ensure_role_groups()

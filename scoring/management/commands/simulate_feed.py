@@ -22,11 +22,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--url", default="http://127.0.0.1:8000")
-        parser.add_argument("--rate", type=float, default=3.0, help="Normal transactions/second.")
+        parser.add_argument("--rate", type=float, default=2.0, help="Normal transactions/second.")
         parser.add_argument(
             "--burst-every", type=float, default=20.0, help="Seconds between fraud bursts."
         )
-        parser.add_argument("--accounts", type=int, default=1500)
+        parser.add_argument("--accounts", type=int, default=3000, help="As in seed_demo.")
+        parser.add_argument(
+            "--min-gap",
+            type=int,
+            default=1800,
+            help="Seconds before the same account pays again (keeps normal traffic normal).",
+        )
         parser.add_argument("--seed", type=int, default=7)
         parser.add_argument("--duration", type=float, default=0, help="Stop after N s (0: never).")
         parser.add_argument("--api-key", default="", help="Default: the demo key in var/.")
@@ -42,7 +48,9 @@ class Command(BaseCommand):
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())
 
-    def handle(self, *args, url, rate, burst_every, accounts, seed, duration, api_key, **options):
+    def handle(
+        self, *args, url, rate, burst_every, accounts, min_gap, seed, duration, api_key, **options
+    ):
         key = api_key or (
             settings.FEED_API_KEY_FILE.read_text().strip()
             if settings.FEED_API_KEY_FILE.exists()
@@ -51,7 +59,7 @@ class Command(BaseCommand):
         if not key:
             raise CommandError("No API key: run `manage.py seed_demo` or pass --api-key.")
         endpoint = url.rstrip("/") + "/api/v1/transactions"
-        feed = LiveFeed(n_accounts=accounts, seed=seed)
+        feed = LiveFeed(n_accounts=accounts, seed=seed, min_gap_seconds=min_gap)
         started = time.monotonic()
         # The first burst comes early so a fresh demo shows a case within seconds.
         next_burst = started + min(5.0, burst_every)
@@ -63,6 +71,7 @@ class Command(BaseCommand):
             tick = time.monotonic()
             now = datetime.now(UTC)
             count = max(1, int(rate) + (1 if random.random() < rate - int(rate) else 0))
+            # Fewer (or none) when few accounts are awake at this hour: nights are quiet.
             items = feed.normal(now=now, count=count)
             if tick >= next_burst:
                 pattern = patterns[bursts % len(patterns)]
@@ -70,6 +79,9 @@ class Command(BaseCommand):
                 bursts += 1
                 next_burst = tick + burst_every
                 self.stdout.write(f"Fraud burst #{bursts}: {pattern}")
+            if not items:
+                time.sleep(1.0)
+                continue
             try:
                 result = self._post(endpoint, key, items)
                 sent += result.get("accepted", 0)
