@@ -177,6 +177,21 @@ def _ensure_status(case: Case, action: str) -> None:
         )
 
 
+def _begin(*, case: Case, actor, action: str) -> tuple[Case, dict]:
+    """Start a transition: lock the case, check the role and the status, snapshot it."""
+    case = _locked(case)
+    ensure_allowed(actor, action, case)
+    _ensure_status(case, action)
+    return case, case.snapshot()
+
+
+def _audit_change(*, case: Case, actor, action: str, before: dict, note: str = "") -> None:
+    """Record a transition with the case's state before and after it."""
+    audit_record(
+        actor=actor, action=action, obj=case, before=before, after=case.snapshot(), note=note
+    )
+
+
 def _required_text(value: str | None, field_name: str, what: str) -> str:
     text = (value or "").strip()
     if not text:
@@ -281,17 +296,12 @@ def case_claim_next(*, actor) -> Case | None:
 @transaction.atomic
 def case_start_review(*, case: Case, actor) -> Case:
     """``new`` → ``in_review``; the reviewer takes the case when nobody has it."""
-    case = _locked(case)
-    ensure_allowed(actor, "case.start_review", case)
-    _ensure_status(case, "case.start_review")
-    before = case.snapshot()
+    case, before = _begin(case=case, actor=actor, action="case.start_review")
     case.status = S.IN_REVIEW
     if case.assignee_id is None:
         case.assignee = actor
     case.save(update_fields=["status", "assignee", "updated_at"])
-    audit_record(
-        actor=actor, action="case.start_review", obj=case, before=before, after=case.snapshot()
-    )
+    _audit_change(case=case, actor=actor, action="case.start_review", before=before)
     return case
 
 
@@ -299,23 +309,13 @@ def case_start_review(*, case: Case, actor) -> Case:
 def case_escalate(*, case: Case, actor, reason: str) -> Case:
     """Move a case to the supervisors' escalation queue, with the reason why."""
     reason = _required_text(reason, "reason", "A reason for the escalation")
-    case = _locked(case)
-    ensure_allowed(actor, "case.escalate", case)
-    _ensure_status(case, "case.escalate")
-    before = case.snapshot()
+    case, before = _begin(case=case, actor=actor, action="case.escalate")
     case.status = S.ESCALATED
     case.escalated_at = timezone.now()
     case.escalation_reason = reason
     case.save(update_fields=["status", "escalated_at", "escalation_reason", "updated_at"])
     _add_note(case=case, actor=actor, body=f"**Escalated:** {reason}")
-    audit_record(
-        actor=actor,
-        action="case.escalate",
-        obj=case,
-        before=before,
-        after=case.snapshot(),
-        note=reason,
-    )
+    _audit_change(case=case, actor=actor, action="case.escalate", before=before, note=reason)
     return case
 
 
@@ -350,10 +350,7 @@ def case_close(*, case: Case, actor, disposition: str, note: str) -> Case:
             {"disposition": [f"One of: {', '.join(Case.Disposition.values)}."]},
         )
     note = _required_text(note, "note", "A closing note")
-    case = _locked(case)
-    ensure_allowed(actor, "case.close", case)
-    _ensure_status(case, "case.close")
-    before = case.snapshot()
+    case, before = _begin(case=case, actor=actor, action="case.close")
     label = Case.Disposition(disposition).label
     if _needs_four_eyes(case, actor):
         case.status = S.PENDING_APPROVAL
@@ -397,10 +394,7 @@ def case_close(*, case: Case, actor, disposition: str, note: str) -> Case:
 @transaction.atomic
 def case_approve_closure(*, case: Case, actor, note: str = "") -> Case:
     """Four-eyes: a supervisor other than the closer confirms the requested closure."""
-    case = _locked(case)
-    ensure_allowed(actor, "case.approve", case)
-    _ensure_status(case, "case.approve")
-    before = case.snapshot()
+    case, before = _begin(case=case, actor=actor, action="case.approve")
     disposition = case.proposed_disposition or Case.Disposition.INCONCLUSIVE
     _finish_close(case, disposition=disposition, closer=actor)
     labelled = _label_transactions(case, disposition)
@@ -426,10 +420,7 @@ def case_approve_closure(*, case: Case, actor, note: str = "") -> Case:
 def case_reject_closure(*, case: Case, actor, note: str) -> Case:
     """Send a requested closure back to review, with a note saying what is missing."""
     note = _required_text(note, "note", "A note for the investigator")
-    case = _locked(case)
-    ensure_allowed(actor, "case.reject_closure", case)
-    _ensure_status(case, "case.reject_closure")
-    before = case.snapshot()
+    case, before = _begin(case=case, actor=actor, action="case.reject_closure")
     case.status = S.IN_REVIEW
     case.proposed_disposition = ""
     case.closure_requested_by = None
@@ -437,14 +428,7 @@ def case_reject_closure(*, case: Case, actor, note: str) -> Case:
         update_fields=["status", "proposed_disposition", "closure_requested_by", "updated_at"]
     )
     _add_note(case=case, actor=actor, body=f"**Closure sent back:** {note}")
-    audit_record(
-        actor=actor,
-        action="case.reject_closure",
-        obj=case,
-        before=before,
-        after=case.snapshot(),
-        note=note,
-    )
+    _audit_change(case=case, actor=actor, action="case.reject_closure", before=before, note=note)
     return case
 
 
@@ -452,10 +436,7 @@ def case_reject_closure(*, case: Case, actor, note: str) -> Case:
 def case_reopen(*, case: Case, actor, reason: str) -> Case:
     """``closed`` → ``in_review`` (supervisors), with a fresh SLA window."""
     reason = _required_text(reason, "reason", "A reason for reopening")
-    case = _locked(case)
-    ensure_allowed(actor, "case.reopen", case)
-    _ensure_status(case, "case.reopen")
-    before = case.snapshot()
+    case, before = _begin(case=case, actor=actor, action="case.reopen")
     case.status = S.IN_REVIEW
     case.disposition = ""
     case.closed_at = None
@@ -490,14 +471,7 @@ def case_reopen(*, case: Case, actor, reason: str) -> Case:
             {"open_case": other},
         ) from exc
     _add_note(case=case, actor=actor, body=f"**Reopened:** {reason}")
-    audit_record(
-        actor=actor,
-        action="case.reopen",
-        obj=case,
-        before=before,
-        after=case.snapshot(),
-        note=reason,
-    )
+    _audit_change(case=case, actor=actor, action="case.reopen", before=before, note=reason)
     return case
 
 
