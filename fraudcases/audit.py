@@ -29,8 +29,26 @@ def mask(value: Any, *, key: str = "") -> Any:
     if isinstance(value, list | tuple):
         return [mask(v) for v in value]
     if isinstance(value, str):
-        return _CARD_NUMBER.sub(lambda m: _mask_digits(m.group(0)), value)
+        return _CARD_NUMBER.sub(_mask_card_number, value)
     return value
+
+
+def _luhn_valid(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _mask_card_number(match: re.Match) -> str:
+    """Mask a run of 13-19 digits that passes the Luhn check (as every card number does);
+    other long numbers (timestamps, model versions, references) stay readable."""
+    text = match.group(0)
+    digits = "".join(c for c in text if c.isdigit())
+    return _mask_digits(text) if _luhn_valid(digits) else text
 
 
 def _mask_digits(text: str) -> str:

@@ -107,6 +107,9 @@ def test_secrets_and_card_numbers_are_masked(people):
     event = AuditEvent.objects.get(action="case.note")
     assert "4111-1111-1111-1111" not in event.after["body"]
     assert event.after["body"].endswith("1111 used") and "************1111" in event.after["body"]
+    # Numbers that are not card numbers (no Luhn check digit) stay readable.
+    assert mask("Opened by model 20261123-182327") == "Opened by model 20261123-182327"
+    assert mask("pan 4539 1488 0343 6467 seen") == "pan ************6467 seen"
     assert mask({"api_key": "abc", "password": "x", "nested": {"token": "t"}}) == {
         "api_key": "***",
         "password": "***",
