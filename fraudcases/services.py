@@ -185,11 +185,12 @@ def _begin(*, case: Case, actor, action: str) -> tuple[Case, dict]:
     return case, case.snapshot()
 
 
-def _audit_change(*, case: Case, actor, action: str, before: dict, note: str = "") -> None:
-    """Record a transition with the case's state before and after it."""
-    audit_record(
-        actor=actor, action=action, obj=case, before=before, after=case.snapshot(), note=note
-    )
+def _audit_change(
+    *, case: Case, actor, action: str, before: dict, note: str = "", extra: dict | None = None
+) -> None:
+    """Record a transition with the case's state before and after it (plus ``extra`` facts)."""
+    after = case.snapshot() | (extra or {})
+    audit_record(actor=actor, action=action, obj=case, before=before, after=after, note=note)
 
 
 def _required_text(value: str | None, field_name: str, what: str) -> str:
@@ -368,25 +369,24 @@ def case_close(*, case: Case, actor, disposition: str, note: str) -> Case:
             ]
         )
         _add_note(case=case, actor=actor, body=f"**Closure requested ({label}):** {note}")
-        audit_record(
+        _audit_change(
+            case=case,
             actor=actor,
             action="case.request_closure",
-            obj=case,
             before=before,
-            after=case.snapshot(),
             note=f"Four-eyes: awaiting supervisor approval. {note}",
         )
         return case
     _finish_close(case, disposition=disposition, closer=actor)
     labelled = _label_transactions(case, disposition)
     _add_note(case=case, actor=actor, body=f"**Closed ({label}):** {note}")
-    audit_record(
+    _audit_change(
+        case=case,
         actor=actor,
         action="case.close",
-        obj=case,
         before=before,
-        after=case.snapshot() | {"labelled_transactions": labelled},
         note=note,
+        extra={"labelled_transactions": labelled},
     )
     return case
 
@@ -405,13 +405,13 @@ def case_approve_closure(*, case: Case, actor, note: str = "") -> Case:
         body=f"**Closure approved ({Case.Disposition(disposition).label}).**"
         + (f" {note}" if note else ""),
     )
-    audit_record(
+    _audit_change(
+        case=case,
         actor=actor,
         action="case.approve",
-        obj=case,
         before=before,
-        after=case.snapshot() | {"labelled_transactions": labelled},
         note=note,
+        extra={"labelled_transactions": labelled},
     )
     return case
 
