@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from .middleware import current_client_ip, current_request_id
 from .models import AuditEvent, Case
 
+logger = logging.getLogger(__name__)
+
 GENESIS_HASH = "0" * 64
+# Sent after the transaction that appended events commits, with ``event_ids`` (a list of ints).
+# The audit log is the outbox of case events: subscribers (alert delivery) react to committed
+# events only, and a periodic sweep over ids catches anything a receiver missed.
+audit_events_committed = Signal()
 _CARD_NUMBER = re.compile(r"\b(\d[ -]?){12,18}\d\b")
 _SECRET_KEYS = re.compile(r"pass|secret|token|api_?key|authorization|cvv|pin$", re.IGNORECASE)
 # Arbitrary constant naming the audit chain's advisory lock on PostgreSQL.
@@ -128,7 +136,19 @@ def audit_record_many(*, events: Iterable[PendingEvent]) -> list[AuditEvent]:
         row.hash = row.compute_hash()
         prev_hash = row.hash
         rows.append(row)
-    return AuditEvent.objects.bulk_create(rows)
+    created = AuditEvent.objects.bulk_create(rows)
+    event_ids = [row.pk for row in created if row.pk is not None]
+    transaction.on_commit(lambda: _notify_committed(event_ids))
+    return created
+
+
+def _notify_committed(event_ids: list[int]) -> None:
+    """Tell subscribers about committed events; a failing receiver never breaks the writer."""
+    for receiver, result in audit_events_committed.send_robust(
+        sender=AuditEvent, event_ids=event_ids
+    ):
+        if isinstance(result, Exception):
+            logger.error("Audit subscriber %r failed: %s", receiver, result, exc_info=result)
 
 
 def audit_record(
