@@ -6,6 +6,15 @@ by the drop in log-odds, which still separates them when the probability is satu
 transaction that is suspicious for three independent reasons stays at 0.99 when any one of them is
 removed); the reported weight is the drop in probability points. One extra vectorised prediction
 per reason and batch; the words are written only for the rows and reasons that carry weight.
+
+Every reason code has one label and one way of putting its evidence into words, both here: the
+API, the case pages, the admin and alerts all read them from :data:`REASON_LABELS` /
+:func:`reason_label`. A reason whose inputs are missing on a transaction (no coordinates, no
+counterparty, no channel) is never offered for it: occlusion against "missing" is not evidence.
+A reason whose words cannot state an observed value against the account's normal range (a 3-hour
+slot that holds a third of its activity is not an unusual time) is left out too, and the next one
+in rank takes its place. Baselines leave out the current burst: "usually N a day" counts the
+account's activity before the last 24 hours.
 """
 
 from __future__ import annotations
@@ -22,6 +31,15 @@ from .ml import predict_proba
 MAX_REASONS = 3
 MIN_RISK = 0.01  # rows below one probability point get no reasons
 MIN_LOG_ODDS = 0.05  # smallest log-odds drop that counts as a reason
+# An hour of day is "unusual" only when it is this far from the account's usual time, or when this
+# small a share of its recent activity falls in the same 3-hour slot.
+UNUSUAL_HOUR_DISTANCE = 3.0
+UNUSUAL_SLOT_SHARE = 0.15
+# A merchant category is "unfamiliar" when it makes up at most this share of recent activity.
+UNFAMILIAR_CATEGORY_SHARE = 0.10
+RULE_PREFIX = "rule:"
+
+Text = Callable[[pd.Series, pd.Series], "str | None"]
 
 
 def _log_odds(p: np.ndarray) -> np.ndarray:
@@ -36,141 +54,210 @@ def _ordinal(n: int) -> str:
 
 def _num(row: pd.Series, name: str) -> float:
     value = row.get(name, np.nan)
-    return float(value) if value is not None else float("nan")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+    return number if np.isfinite(number) else float("nan")
+
+
+def _text(raw: pd.Series, column: str) -> str:
+    """A raw text column, or "" when absent / blank / not text."""
+    value = raw.get(column)
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return str(value).strip()
 
 
 def _times(x: float) -> str:
     return f"{x:,.0f}×" if x >= 10 else f"{x:,.1f}×"
 
 
-def _amount_text(row: pd.Series, raw: pd.Series) -> str:
-    amount = float(raw["amount"])
-    median = amount / _num(row, "amount_ratio_median_30d")
+def _per_day(count: float, days: float) -> str:
+    rate = count / days
+    if rate >= 1:
+        return f"{rate:,.1f} a day"
+    per_week = rate * 7
+    return f"{per_week:,.1f} a week" if per_week >= 1 else "almost never"
+
+
+def _amount_text(row: pd.Series, raw: pd.Series) -> str | None:
+    try:
+        amount = float(raw.get("amount"))
+    except (TypeError, ValueError):
+        return None
+    if not np.isfinite(amount):
+        return None
     ratio = _num(row, "amount_ratio_median_30d")
-    if np.isnan(ratio):
-        ratio = _num(row, "amount_ratio_mean_30d")
-        median = amount / ratio
-    if np.isnan(ratio):
-        return f"amount {amount:,.2f} with no recent history to compare"
+    basis = "median"
+    if np.isnan(ratio) or ratio <= 0:
+        ratio, basis = _num(row, "amount_ratio_mean_30d"), "average"
+    if np.isnan(ratio) or ratio <= 0:
+        return f"{amount:,.2f} on an account with no payments in the previous 30 days"
+    usual = amount / ratio
     if ratio >= 1:
-        text = f"amount {_times(ratio)} this account's median ({amount:,.2f} vs {median:,.2f})"
+        text = f"{_times(ratio)} this account's {basis} ({amount:,.2f} vs {usual:,.2f})"
         if _num(row, "amount_ratio_max_30d") > 1:
             text += ", its largest in 30 days"
         return text
     return (
-        f"amount {amount:,.2f}, only {ratio:.2f}× this account's median "
+        f"{amount:,.2f}, only {ratio:.2f}× this account's {basis} of {usual:,.2f} "
         "(small amounts can be card testing)"
     )
 
 
-def _velocity_text(row: pd.Series, raw: pd.Series) -> str:
-    c10, c1h, c24 = (int(_num(row, n)) for n in ("count_10m", "count_1h", "count_24h"))
+def _velocity_text(row: pd.Series, raw: pd.Series) -> str | None:
+    counts = [_num(row, n) for n in ("count_10m", "count_1h", "count_24h")]
+    if any(np.isnan(c) for c in counts):
+        return None
+    c10, c1h, c24 = (int(c) for c in counts)
     if c10:
         text = f"{_ordinal(c10 + 1)} transaction in 10 min"
     elif c1h:
         text = f"{_ordinal(c1h + 1)} transaction in an hour"
-    else:
+    elif c24:
         text = f"{_ordinal(c24 + 1)} transaction in 24 h"
+    else:
+        gap = np.expm1(min(_num(row, "seconds_since_prev_log"), 50.0))
+        if np.isnan(gap) or not 0 <= gap < 600:
+            return None
+        text = "a quick repeat"
+    # The baseline is the account's pace before the current 24 h, so a burst never raises the
+    # "usual" figure it is compared with.
     history = _num(row, "history_count_30d")
-    if c24 and not np.isnan(history) and history:
-        text += f"; usually {history / 30:,.1f} a day"
-    gap = _num(row, "seconds_since_prev_log")
-    if not np.isnan(gap) and np.expm1(gap) < 600:
-        text += f"; {np.expm1(gap):.0f} s after the previous one"
+    if not np.isnan(history):
+        before = max(history - c24, 0)
+        text += (
+            f"; before today it made {_per_day(before, 29)}"
+            if before
+            else "; no other transactions in the previous 29 days"
+        )
+    gap = np.expm1(min(_num(row, "seconds_since_prev_log"), 50.0))
+    if not np.isnan(gap) and 0 <= gap < 600:
+        text += f"; {gap:.0f} s after the previous one"
     return text
 
 
-def _hour_text(row: pd.Series, raw: pd.Series) -> str:
-    at = pd.Timestamp(raw["occurred_at"]).tz_convert("UTC").strftime("%H:%M UTC")
+def _hour_text(row: pd.Series, raw: pd.Series) -> str | None:
+    try:
+        at = pd.Timestamp(raw.get("occurred_at"))
+    except (TypeError, ValueError):
+        return None
+    if pd.isna(at):
+        return None
+    at = at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")
     distance = _num(row, "hour_distance_from_usual")
     share = _num(row, "hour_share_30d")
-    if np.isnan(distance):
-        return f"at {at}"
-    text = f"at {at}, {distance:.0f} h from this account's usual time of day"
-    if not np.isnan(share):
-        text += f" ({share:.0%} of its recent activity is in this 3-hour slot)"
-    return text
+    if np.isnan(distance) or np.isnan(share):
+        return None
+    if distance < UNUSUAL_HOUR_DISTANCE and share > UNUSUAL_SLOT_SHARE:
+        return None  # an ordinary time for this account: not evidence
+    slot = at.hour // 3 * 3
+    return (
+        f"at {at:%H:%M} UTC, {distance:.0f} h from this account's usual time of day; "
+        f"{share:.0%} of its last 30 days' transactions fall between "
+        f"{slot:02d}:00 and {slot + 3:02d}:00"
+    )
 
 
-def _novelty_text(label: str, plural: str, column: str) -> Callable[[pd.Series, pd.Series], str]:
-    def text(row: pd.Series, raw: pd.Series) -> str:
-        value = raw.get(column) or "?"
+def _novelty_text(label: str, plural: str, column: str) -> Text:
+    def text(row: pd.Series, raw: pd.Series) -> str | None:
+        value = _text(raw, column)
         recent = _num(row, f"new_{plural}_24h")
-        if _num(row, f"new_{label}_30d") == 1:
-            text = f"first {label} {value} for this account in 30 days"
+        if _num(row, f"new_{label}_30d") == 1 and value:
             if not np.isnan(recent) and recent >= 2:
-                text = f"{_ordinal(int(recent))} new {label} in 24 h ({value})"
-            return text
+                return f"{_ordinal(int(recent))} new {label} in 24 h ({value})"
+            return f"first {label} {value} for this account in 30 days"
         if not np.isnan(recent) and recent >= 2:
             return f"{int(recent)} new {plural} in 24 h"
-        return f"{label} {value}"
+        return None
 
     return text
 
 
-def _merchant_text(row: pd.Series, raw: pd.Series) -> str:
-    merchant = raw.get("merchant_id") or "?"
+def _merchant_text(row: pd.Series, raw: pd.Series) -> str | None:
+    merchant = _text(raw, "merchant_id")
+    category = _text(raw, "merchant_category")
     recent = _num(row, "new_merchants_24h")
-    if _num(row, "new_merchant_30d") == 1:
+    if merchant and _num(row, "new_merchant_30d") == 1:
         if not np.isnan(recent) and recent >= 2:
             return f"{_ordinal(int(recent))} new merchant in 24 h ({merchant})"
-        return f"first time at merchant {merchant} in 30 days"
-    share = _num(row, "category_share_30d")
-    category = raw.get("merchant_category") or "?"
-    if _num(row, "new_category_30d") == 1:
+        return f"first payment to merchant {merchant} in 30 days"
+    if category and _num(row, "new_category_30d") == 1:
         return f"first {category} purchase in 30 days"
-    if not np.isnan(share):
-        return f"category {category}: {share:.0%} of this account's recent transactions"
-    return f"merchant {merchant}"
+    share = _num(row, "category_share_30d")
+    if category and not np.isnan(share) and share <= UNFAMILIAR_CATEGORY_SHARE:
+        return f"{category} is only {share:.0%} of this account's transactions in 30 days"
+    return None
 
 
-def _location_text(row: pd.Series, raw: pd.Series) -> str:
+def _location_text(row: pd.Series, raw: pd.Series) -> str | None:
     step = _num(row, "distance_from_prev_km")
     speed = _num(row, "speed_from_prev_kmh")
     usual = _num(row, "distance_from_usual_km")
-    if not np.isnan(speed) and speed > 900:
+    if not np.isnan(speed) and not np.isnan(step) and speed > 900:
         return f"{step:,.0f} km from the previous transaction, an implied {speed:,.0f} km/h"
-    if not np.isnan(usual):
+    if not np.isnan(usual) and usual >= 1:
         return f"{usual:,.0f} km from this account's usual location"
-    return "location"
+    return None
 
 
-def _counterparty_text(row: pd.Series, raw: pd.Series) -> str:
-    text = f"payment to counterparty {raw.get('counterparty_id') or '?'}"
+def _counterparty_text(row: pd.Series, raw: pd.Series) -> str | None:
+    counterparty = _text(raw, "counterparty_id")
+    if not counterparty:
+        return None
+    parts = []
     if _num(row, "new_counterparty_30d") == 1:
-        text += ", new for this account"
+        parts.append(f"first payment to {counterparty} in 30 days")
     count = _num(row, "counterparty_count_24h")
-    if not np.isnan(count) and count:
-        text += f"; {int(count)} earlier payments to it from any account in 24 h"
-    return text
+    if not np.isnan(count) and count >= 1:
+        who = "it" if parts else counterparty
+        parts.append(f"{int(count)} other payments to {who} from any account in 24 h")
+    return "; ".join(parts) or None
 
 
-def _rate_text(row: pd.Series, raw: pd.Series) -> str:
+def _rate_text(row: pd.Series, raw: pd.Series) -> str | None:
     merchant_rate = _num(row, "merchant_fraud_rate")
     category_rate = _num(row, "category_fraud_rate")
-    if not np.isnan(merchant_rate) and merchant_rate >= category_rate:
-        return (
-            f"merchant {raw.get('merchant_id') or '?'} has a {merchant_rate:.1%} fraud rate in "
-            "labelled history"
-        )
-    if not np.isnan(category_rate):
-        return (
-            f"category {raw.get('merchant_category') or '?'} has a {category_rate:.1%} fraud rate "
-            "in labelled history"
-        )
-    return "merchant risk"
+    merchant = _text(raw, "merchant_id")
+    category = _text(raw, "merchant_category")
+    if merchant and not np.isnan(merchant_rate) and not category_rate > merchant_rate:
+        return f"merchant {merchant} has a {merchant_rate:.1%} fraud rate in labelled history"
+    if category and not np.isnan(category_rate):
+        return f"category {category} has a {category_rate:.1%} fraud rate in labelled history"
+    return None
+
+
+_CHANNEL_WORDS = {
+    "ecom": "an online (card-not-present) payment",
+    "atm": "a cash withdrawal at an ATM",
+}
+
+
+def _channel_text(row: pd.Series, raw: pd.Series) -> str | None:
+    channel = _text(raw, "channel").lower()
+    return _CHANNEL_WORDS.get(channel)
 
 
 @dataclass(frozen=True)
 class Reason:
+    """One reason code: its label, the features it occludes, the raw inputs it needs, its words.
+
+    ``requires``: raw columns of which at least one must be present (non-blank) on a transaction
+    for this reason to be offered for it; ``()`` means the features alone decide.
+    """
+
     code: str
+    label: str
     features: tuple[str, ...]
-    text: Callable[[pd.Series, pd.Series], str]
+    text: Text
+    requires: tuple[str, ...] = ()
 
 
 REASONS = (
     Reason(
         "amount_unusual",
+        "Unusual amount",
         (
             "amount_log",
             "amount_ratio_mean_30d",
@@ -183,6 +270,7 @@ REASONS = (
     ),
     Reason(
         "velocity",
+        "Burst of transactions",
         (
             "count_10m",
             "count_1h",
@@ -199,6 +287,7 @@ REASONS = (
     ),
     Reason(
         "unusual_time",
+        "Unusual time of day",
         (
             "hour_sin",
             "hour_cos",
@@ -210,44 +299,79 @@ REASONS = (
     ),
     Reason(
         "new_merchant",
+        "Unfamiliar merchant",
         ("new_merchant_30d", "new_merchants_24h", "new_category_30d", "category_share_30d"),
         _merchant_text,
+        ("merchant_id", "merchant_category"),
     ),
     Reason(
         "new_country",
+        "New country",
         ("new_country_30d", "new_countries_24h"),
         _novelty_text("country", "countries", "country"),
+        ("country",),
     ),
     Reason(
         "new_device",
+        "New device",
         ("new_device_30d", "new_devices_24h"),
         _novelty_text("device", "devices", "device_id"),
+        ("device_id",),
     ),
     Reason(
         "location",
+        "Unusual location",
         ("distance_from_usual_km", "distance_from_prev_km", "speed_from_prev_kmh"),
         _location_text,
+        ("latitude",),
     ),
     Reason(
         "counterparty",
+        "Busy or new counterparty",
         ("new_counterparty_30d", "counterparty_count_24h"),
         _counterparty_text,
+        ("counterparty_id",),
     ),
-    Reason("merchant_risk", ("merchant_fraud_rate", "category_fraud_rate"), _rate_text),
+    Reason(
+        "merchant_risk",
+        "Merchant with a fraud history",
+        ("merchant_fraud_rate", "category_fraud_rate"),
+        _rate_text,
+        ("merchant_id", "merchant_category"),
+    ),
     Reason(
         "channel",
+        "Risky channel",
         ("channel_ecom", "channel_atm"),
-        lambda row, raw: f"channel {raw.get('channel') or '?'}",
+        _channel_text,
+        ("channel",),
     ),
 )
+METADATA_CODE = "metadata"
+METADATA_LABEL = "Partner attributes"
+
+#: The one label of every reason code (rules add ``rule:<name>`` codes, see :func:`reason_label`).
+REASON_LABELS: dict[str, str] = {r.code: r.label for r in REASONS} | {METADATA_CODE: METADATA_LABEL}
+
+
+def reason_label(code: str) -> str:
+    """The plain-words label of a reason code, as every surface shows it."""
+    code = code or ""
+    if code.startswith(RULE_PREFIX):
+        return f"Rule “{code[len(RULE_PREFIX) :]}”"
+    return REASON_LABELS.get(code, code.replace("_", " ").capitalize())
 
 
 def _metadata_reason(names: tuple[str, ...]) -> Reason:
-    def text(row: pd.Series, raw: pd.Series) -> str:
-        parts = [f"{n[len(METADATA_PREFIX) :]} = {_num(row, n):g}" for n in names]
-        return "partner attributes: " + ", ".join(parts)
+    def text(row: pd.Series, raw: pd.Series) -> str | None:
+        parts = [
+            f"{n[len(METADATA_PREFIX) :]} = {_num(row, n):g}"
+            for n in names
+            if not np.isnan(_num(row, n))
+        ]
+        return ", ".join(parts) or None
 
-    return Reason("metadata", names, text)
+    return Reason(METADATA_CODE, METADATA_LABEL, names, text)
 
 
 def _reasons_for(feature_names: list[str]) -> list[Reason]:
@@ -256,11 +380,36 @@ def _reasons_for(feature_names: list[str]) -> list[Reason]:
     for reason in REASONS:
         used = tuple(f for f in reason.features if f in present)
         if used:
-            reasons.append(Reason(reason.code, used, reason.text))
+            reasons.append(Reason(reason.code, reason.label, used, reason.text, reason.requires))
     metadata = tuple(f for f in feature_names if f.startswith(METADATA_PREFIX))
     if metadata:
         reasons.append(_metadata_reason(metadata))
     return reasons
+
+
+def _has_inputs(reason: Reason, features: pd.DataFrame, raw: pd.DataFrame) -> np.ndarray:
+    """Rows where the reason has evidence to judge: some feature known and a raw input present."""
+    known = features[list(reason.features)].notna().to_numpy().any(axis=1)
+    if not reason.requires:
+        return known
+    present = np.zeros(len(raw), dtype=bool)
+    for column in reason.requires:
+        if column in raw:
+            values = raw[column]
+            filled = values.notna().to_numpy()
+            if values.dtype == object:
+                filled &= values.astype(str).str.strip().ne("").to_numpy()
+            present |= filled
+    return known & present
+
+
+def describe(reason: Reason, row: pd.Series, raw: pd.Series) -> str | None:
+    """The reason's evidence for one transaction in plain words, or ``None`` when it has none."""
+    try:
+        text = reason.text(row, raw)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return text.strip() if text and text.strip() else None
 
 
 def explain(
@@ -277,30 +426,37 @@ def explain(
     candidates = np.flatnonzero(base >= MIN_RISK)
     if len(candidates):
         subset = features.iloc[candidates]
+        raw_subset = raw.iloc[candidates]
         base_odds = _log_odds(base[candidates])
         for j, reason in enumerate(reasons):
+            eligible = _has_inputs(reason, subset, raw_subset)
+            if not eligible.any():
+                continue
             occluded = subset.copy()
             for name in reason.features:
                 occluded[name] = neutral.get(name, 0.0)
             without = predict_proba(artifact, occluded)
-            drops[candidates, j] = base_odds - _log_odds(without)
-            points[candidates, j] = base[candidates] - without
+            drops[candidates, j] = np.where(eligible, base_odds - _log_odds(without), 0.0)
+            points[candidates, j] = np.where(eligible, base[candidates] - without, 0.0)
     results: list[list[dict]] = []
     for i in range(len(features)):
         if drops[i].max() < MIN_LOG_ODDS:
             results.append([])
             continue
-        ranked = np.argsort(-drops[i])[:MAX_REASONS]
         row, raw_row = features.iloc[i], raw.iloc[i]
-        results.append(
-            [
+        chosen: list[dict] = []
+        for j in np.argsort(-drops[i]):
+            if drops[i, j] < MIN_LOG_ODDS or len(chosen) == MAX_REASONS:
+                break
+            detail = describe(reasons[j], row, raw_row)
+            if detail is None:
+                continue
+            chosen.append(
                 {
                     "code": reasons[j].code,
-                    "detail": reasons[j].text(row, raw_row),
+                    "detail": detail,
                     "weight": round(max(float(points[i, j]), 0.0) * 100, 1),
                 }
-                for j in ranked
-                if drops[i, j] >= MIN_LOG_ODDS
-            ]
-        )
+            )
+        results.append(chosen)
     return results

@@ -15,11 +15,11 @@ CODES = {r.code for r in REASONS} | {"metadata"}
 def test_amount_in_plain_words():
     row = pd.Series({"amount_ratio_median_30d": 14.2, "amount_ratio_max_30d": 3.0})
     text = _amount_text(row, pd.Series({"amount": 1420.0}))
-    assert text == "amount 14× this account's median (1,420.00 vs 100.00), its largest in 30 days"
+    assert text == "14× this account's median (1,420.00 vs 100.00), its largest in 30 days"
     small = pd.Series({"amount_ratio_median_30d": 0.02, "amount_ratio_max_30d": 0.01})
     assert "card testing" in _amount_text(small, pd.Series({"amount": 1.0}))
     none = pd.Series({"amount_ratio_median_30d": np.nan, "amount_ratio_mean_30d": np.nan})
-    assert "no recent history" in _amount_text(none, pd.Series({"amount": 5.0}))
+    assert "no payments in the previous 30 days" in _amount_text(none, pd.Series({"amount": 5.0}))
 
 
 def test_novelty_counts_in_plain_words():
@@ -30,6 +30,8 @@ def test_novelty_counts_in_plain_words():
     assert (
         text(first, pd.Series({"country": "FR"})) == "first country FR for this account in 30 days"
     )
+    # Not new: no evidence, so not a reason.
+    assert text(pd.Series({"new_country_30d": 0.0}), pd.Series({"country": "FR"})) is None
 
 
 def test_reasons_for_a_scored_history(trained_model_file, synthetic_history):
