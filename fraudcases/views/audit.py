@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from ..audit import audit_record
+from ..audit import audit_last_check, audit_record
 from ..forms import AuditFilterForm
 from ..selectors import audit_actions, audit_event_list
 from .common import allowed
@@ -29,9 +29,20 @@ CSV_COLUMNS = [
     "note",
     "request_id",
     "ip_address",
+    "seq",
+    "key_id",
     "prev_hash",
     "hash",
 ]
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection); such
+# cells get a leading apostrophe, which spreadsheets show as text (OWASP's advice).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def csv_safe(value) -> str:
+    """A CSV cell that a spreadsheet will not evaluate."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def _filtered(request):
@@ -49,7 +60,13 @@ def audit_log(request):
     return render(
         request,
         "audit/log.html",
-        {"form": form, "page": page, "actions": audit_actions(), "query": request.GET.urlencode()},
+        {
+            "form": form,
+            "page": page,
+            "actions": audit_actions(),
+            "query": request.GET.urlencode(),
+            "last_check": audit_last_check(),
+        },
         status=status,
     )
 
@@ -86,24 +103,25 @@ def audit_export(request):
     def rows():
         yield writer.writerow(CSV_COLUMNS)
         for ev in events.order_by("id").iterator(chunk_size=2000):
-            yield writer.writerow(
-                [
-                    ev.id,
-                    ev.created_at.isoformat(),
-                    ev.actor_label,
-                    ev.action,
-                    ev.object_type,
-                    ev.object_id,
-                    ev.case_id or "",
-                    _json(ev.before),
-                    _json(ev.after),
-                    ev.note,
-                    ev.request_id,
-                    ev.ip_address or "",
-                    ev.prev_hash,
-                    ev.hash,
-                ]
-            )
+            cells = [
+                ev.id,
+                ev.created_at.isoformat(),
+                ev.actor_label,
+                ev.action,
+                ev.object_type,
+                ev.object_id,
+                ev.case_id or "",
+                _json(ev.before),
+                _json(ev.after),
+                ev.note,
+                ev.request_id,
+                ev.ip_address or "",
+                ev.seq,
+                ev.key_id,
+                ev.prev_hash,
+                ev.hash,
+            ]
+            yield writer.writerow([csv_safe(cell) for cell in cells])
 
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
