@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+from functools import cache
+
 from django import forms
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
 
 from .models import Case
-from .selectors import CASE_SORTS, SLA_STATES, users_who_work_cases
+from .selectors import CASE_SORTS, MAX_ID, SLA_STATES, users_who_work_cases
+from .workflow import BULK_ACTIONS, BULK_BY_SLUG, BY_SLUG, TEXT_MAX, CaseAction, Input
 
 CASE_AGE_LABELS = {
     "lt1d": "Under 1 day",
@@ -61,55 +64,67 @@ class QueueFilterForm(forms.Form):
         return data
 
 
-class ReasonForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=10_000)
+def _tag_list(value: str) -> list[str]:
+    return [t for t in (value or "").split(",") if t.strip()]
 
 
-class NoteForm(forms.Form):
-    body = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 4}), max_length=10_000, label="Note (markdown)"
+class TagsField(forms.CharField):
+    """A comma-separated list of tag names (``mule, chargeback``) → a list."""
+
+    def to_python(self, value):
+        return _tag_list(super().to_python(value))
+
+
+def input_field(spec: Input) -> forms.Field:
+    """The form field for one workflow input (pages, the admin's intermediate forms, bulk)."""
+    if spec.kind == "disposition":
+        return forms.ChoiceField(
+            label=spec.label,
+            required=spec.required,
+            choices=[("", "Choose…"), *Case.Disposition.choices],
+        )
+    if spec.kind == "user":
+        return forms.ModelChoiceField(
+            label=spec.label,
+            queryset=users_who_work_cases(),
+            required=spec.required,
+            empty_label="— unassigned —",
+            to_field_name="username",
+            help_text=spec.help,
+        )
+    if spec.kind == "tags":
+        return TagsField(
+            label=spec.label, required=spec.required, max_length=200, help_text=spec.help
+        )
+    return forms.CharField(
+        label=spec.label,
+        required=spec.required,
+        max_length=TEXT_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=spec.help,
     )
 
 
-class CloseForm(forms.Form):
-    disposition = forms.ChoiceField(choices=[("", "Choose…"), *Case.Disposition.choices])
-    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=10_000)
+def inputs_form_class(name: str, inputs: tuple[Input, ...]) -> type[forms.Form]:
+    """A form class with one field per workflow input."""
+    fields = {spec.name: input_field(spec) for spec in inputs}
+    return type(name, (forms.Form,), fields)
 
 
-class ApproveForm(forms.Form):
-    note = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2}), max_length=10_000, required=False
-    )
+@cache
+def _action_form_class(slug: str) -> type[forms.Form]:
+    action = BY_SLUG[slug]
+    return inputs_form_class(f"{slug.title().replace('-', '')}Form", action.inputs)
 
 
-class RejectForm(forms.Form):
-    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=10_000)
-
-
-class AssignForm(forms.Form):
-    assignee = forms.ModelChoiceField(
-        queryset=get_user_model().objects.none(),
-        required=False,
-        empty_label="— unassigned —",
-        to_field_name="username",
-    )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = users_who_work_cases()
-
-
-class TagForm(forms.Form):
-    add = forms.CharField(required=False, max_length=200, help_text="Comma-separated")
-    remove = forms.CharField(required=False, max_length=50)
-
-    def clean(self):
-        data = super().clean()
-        data["add_list"] = [t for t in (data.get("add") or "").split(",") if t.strip()]
-        data["remove_list"] = [data["remove"]] if data.get("remove") else []
-        if not data["add_list"] and not data["remove_list"]:
-            raise forms.ValidationError("Name a tag to add or remove.")
-        return data
+def action_form(action: CaseAction, data=None, **kwargs) -> forms.Form:
+    """The input form of a workflow action, bound to ``data`` when given. The user field's
+    choices are read when the form is made (not cached with the class)."""
+    form = _action_form_class(action.slug)(data, **kwargs)
+    for spec in action.inputs:
+        if spec.kind == "user":
+            form.fields[spec.name].queryset = users_who_work_cases()
+    return form
 
 
 class AttachmentForm(forms.Form):
@@ -125,49 +140,78 @@ class AttachmentForm(forms.Form):
         return upload
 
 
+class ReasonForm(forms.Form):
+    """A required reason (the admin's "remove note / attachment / tag" actions)."""
+
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=TEXT_MAX)
+
+
 class BulkForm(forms.Form):
-    ACTIONS = [
-        ("assign", "Assign to…"),
-        ("tag", "Tag with…"),
-        ("close_legitimate", "Close as legitimate"),
-    ]
-    action = forms.ChoiceField(choices=ACTIONS)
+    """The queue's bulk actions (declared in ``fraudcases.workflow.BULK_ACTIONS``)."""
+
+    action = forms.ChoiceField(choices=[(b.slug, b.label) for b in BULK_ACTIONS])
     cases = forms.TypedMultipleChoiceField(
         coerce=int, choices=[], error_messages={"required": "Select at least one case."}
     )
-    assignee = forms.ModelChoiceField(
-        queryset=get_user_model().objects.none(), required=False, to_field_name="username"
-    )
-    tag = forms.CharField(required=False, max_length=50)
-    note = forms.CharField(required=False, max_length=10_000, widget=forms.Textarea)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = users_who_work_cases()
-        # Any id is accepted here; the service checks each case exists and may be changed.
-        self.fields["cases"].valid_value = lambda value: str(value).isdigit()
+        for bulk in BULK_ACTIONS:
+            for spec in bulk.inputs:
+                if spec.name not in self.fields:
+                    field = input_field(spec)
+                    field.required = False  # required by the chosen action only (clean)
+                    if isinstance(field.widget, forms.Textarea):
+                        field.widget = forms.TextInput()
+                    self.fields[spec.name] = field
+        # Any case number is accepted here; the service checks each case exists and may be
+        # changed. Numbers beyond what the database holds are a form error, not a crash.
+        self.fields["cases"].valid_value = lambda value: (
+            str(value).isdigit() and 0 < int(value) <= MAX_ID
+        )
+        self.fields["cases"].error_messages["invalid_choice"] = "%(value)s is not a case number."
 
     def clean(self):
         data = super().clean()
-        action = data.get("action")
-        if action == "assign" and not data.get("assignee"):
-            self.add_error("assignee", "Choose who gets the cases.")
-        if action == "tag" and not (data.get("tag") or "").strip():
-            self.add_error("tag", "Name the tag.")
-        if action == "close_legitimate" and not (data.get("note") or "").strip():
-            self.add_error("note", "A closing note is required.")
+        bulk = BULK_BY_SLUG.get(data.get("action") or "")
+        if bulk is None:
+            return data
+        for spec in bulk.inputs:
+            value = data.get(spec.name)
+            if value is None or (isinstance(value, str) and not value.strip()):
+                article = "An" if spec.label[0].lower() in "aeiou" else "A"
+                self.add_error(spec.name, f"{article} {spec.label.lower()} is required.")
         return data
 
 
 class AuditFilterForm(forms.Form):
     action = forms.CharField(required=False, max_length=64)
     actor = forms.CharField(required=False, max_length=150)
-    case = forms.IntegerField(required=False, min_value=1, label="Case #")
+    # Case ids are 64-bit: a larger number is a form error, not a database error.
+    case = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID, label="Case #")
     object_type = forms.CharField(required=False, max_length=64, label="Object type")
     object_id = forms.CharField(required=False, max_length=64, label="Object id")
     request_id = forms.CharField(required=False, max_length=64, label="Request id")
     since = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "date"}))
     until = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "date"}))
+
+    @staticmethod
+    def _in_utc_range(value):
+        # 0001-01-01T00:00:00+14:00 parses, but is before year 1 in UTC (what the query uses).
+        if value is not None:
+            try:
+                value.astimezone(UTC)
+            except OverflowError:
+                raise forms.ValidationError(
+                    "Out of range: the time must fall between the years 1 and 9999 in UTC."
+                ) from None
+        return value
+
+    def clean_since(self):
+        return self._in_utc_range(self.cleaned_data.get("since"))
+
+    def clean_until(self):
+        return self._in_utc_range(self.cleaned_data.get("until"))
 
     def clean(self):
         data = super().clean()

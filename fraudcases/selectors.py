@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from scoring.models import Transaction
 
-from .models import Attachment, AuditEvent, Case
+from .models import Attachment, AuditEvent, Case, Note
 from .permissions import INVESTIGATOR, SUPERVISOR, user_can
-from .services import ALLOWED_FROM
+from .workflow import CASE_ACTIONS, PAGE
 
 # Sort keys the queue accepts (anything else falls back to the default order).
 CASE_SORTS = {
@@ -41,19 +41,8 @@ CASE_AGES = {
     "gt7d": (timedelta(days=7), None),
 }
 SLA_STATES = ("breached", "due_soon", "ok")
-CASE_ACTIONS = (
-    "case.claim",
-    "case.assign",
-    "case.start_review",
-    "case.escalate",
-    "case.close",
-    "case.approve",
-    "case.reject_closure",
-    "case.reopen",
-    "case.note",
-    "case.tag",
-    "case.attach",
-)
+# Largest primary key the database holds: a longer number in a URL or form is "no such row".
+MAX_ID = 2**63 - 1
 
 
 def _int(value: Any) -> int | None:
@@ -139,6 +128,8 @@ def case_list(*, user, filters: dict[str, Any] | None = None) -> QuerySet[Case]:
 
 def case_get(*, user, case_id: int) -> Case | None:
     """One case if the user may see it."""
+    if not 0 < case_id <= MAX_ID:
+        return None
     return (
         case_list(user=user)
         .select_related("closed_by", "closure_requested_by")
@@ -148,17 +139,31 @@ def case_get(*, user, case_id: int) -> Case | None:
 
 
 def case_available_actions(*, user, case: Case) -> set[str]:
-    """The case actions this user may take on this case now (what the UI offers)."""
+    """The action codes this user may take on this case now (what the pages offer), from the
+    workflow table: the status allows it and ``user_can`` says yes."""
     available = set()
     for action in CASE_ACTIONS:
-        allowed_from = ALLOWED_FROM.get(action)
-        if allowed_from is not None and case.status not in allowed_from:
+        if PAGE not in action.surfaces or case.status not in action.from_statuses:
             continue
-        if user_can(user, action, case):
-            available.add(action)
+        if user_can(user, action.code, case):
+            available.add(action.code)
     if "case.claim" in available and case.assignee_id is not None:
         available.discard("case.claim")
     return available
+
+
+def case_notes(*, user, case: Case) -> QuerySet[Note]:
+    """The case's notes, oldest first (removed ones as tombstones), for those who see cases."""
+    if not user_can(user, "case.view"):
+        return Note.objects.none()
+    return case.notes.select_related("author", "deleted_by", "corrects")
+
+
+def case_attachments(*, user, case: Case) -> QuerySet[Attachment]:
+    """The case's attachments (removed ones as tombstones), for those who see cases."""
+    if not user_can(user, "case.view"):
+        return Attachment.objects.none()
+    return case.attachments.select_related("uploaded_by", "deleted_by")
 
 
 def users_who_work_cases() -> QuerySet:
@@ -225,9 +230,13 @@ def case_timeline(*, user, case: Case) -> QuerySet[AuditEvent]:
 
 def attachment_get(*, user, attachment_id: int) -> Attachment | None:
     """An attachment if the user may download it (fail closed)."""
-    if not user_can(user, "case.attachment_download"):
+    if not user_can(user, "case.attachment_download") or not 0 < attachment_id <= MAX_ID:
         return None
-    return Attachment.objects.select_related("case").filter(pk=attachment_id).first()
+    return (
+        Attachment.objects.select_related("case")
+        .filter(pk=attachment_id, deleted_at__isnull=True)
+        .first()
+    )
 
 
 def workload(*, user) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from fraudcases.models import AuditEvent, Case
+from fraudcases.services import case_close
 from scoring.models import ModelVersion, Transaction
 from scoring.selectors import transactions_frame
 from scoring.services.registry import champion_cache
@@ -63,15 +64,16 @@ def test_train_model_first_champion_then_challenger_then_options(synthetic_histo
 
 
 @pytest.mark.django_db
-def test_investigators_dispositions_become_training_labels(synthetic_history):
+def test_investigators_dispositions_become_training_labels(synthetic_history, make_user):
     """A live transaction without a label is learnt from once its case is closed."""
     load_history(synthetic_history.head(50))
     txn = Transaction.objects.first()
-    Transaction.objects.filter(pk=txn.pk).update(is_fraud=None)
-    case = Case.objects.create(
-        account_id=txn.account_id, title="t", status="closed", disposition="fraud_confirmed"
-    )
+    Transaction.objects.filter(pk=txn.pk).update(is_fraud=None, label_source="")
+    case = Case.objects.create(account_id=txn.account_id, title="t", risk_score=50)
     case.transactions.add(txn)
+    case_close(
+        case=case, actor=make_user("supervisor"), disposition="fraud_confirmed", note="confirmed"
+    )
     frame = transactions_frame()
     assert frame.loc[frame["id"] == txn.pk, "is_fraud"].iloc[0] == 1
 

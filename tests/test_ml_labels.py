@@ -1,4 +1,4 @@
-"""Labels for training: the transaction's own label, else the disposition of its closed case."""
+"""Labels for training: the one stored label (its own, else its closed case's disposition)."""
 
 from __future__ import annotations
 
@@ -11,27 +11,34 @@ import pytest
 from fraudcases.models import Case, CaseTransaction
 from scoring.models import Transaction
 from scoring.selectors import history_frame, transactions_frame
+from scoring.services.labels import label_provenance, transaction_labels_from_disposition
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
 
 def make_txn(n: int, *, is_fraud=None, metadata=None) -> Transaction:
+    """A transaction stored as ingestion stores it: an own label (import) keeps its source."""
     return Transaction.objects.create(
         external_id=f"t-{n}",
         account_id="acct-1",
         amount=Decimal("10.00"),
         currency="USD",
         occurred_at=T0 + timedelta(minutes=n),
-        is_fraud=is_fraud,
         metadata=metadata or {},
+        source=Transaction.Source.IMPORT,
+        is_fraud=is_fraud,
+        **label_provenance(is_fraud=is_fraud, source=Transaction.Source.IMPORT, at=T0),
     )
 
 
 def link(txn: Transaction, *, status: str, disposition: str = "") -> None:
+    """Link to a case in ``status``; closing labels through the one label service."""
     case = Case.objects.create(
         account_id=f"acct-case-{txn.pk}", title="test", status=status, disposition=disposition
     )
     CaseTransaction.objects.create(case=case, transaction=txn)
+    if status == "closed":
+        transaction_labels_from_disposition(transaction_ids=[txn.pk], disposition=disposition)
 
 
 @pytest.mark.django_db

@@ -11,6 +11,7 @@ from fraudcases.models import AuditEvent, Case, CaseTransaction
 from scoring.ml import ModelIntegrityError, load_artifact
 from scoring.models import ModelVersion, Transaction
 from scoring.selectors import model_live_precision
+from scoring.services.labels import transaction_labels_from_disposition
 from scoring.services.registry import (
     champion_cache,
     model_make_challenger,
@@ -165,11 +166,14 @@ def test_live_precision_counts_closed_cases_per_version(db, trained_model_file, 
             disposition=disposition or "",
         )
         CaseTransaction.objects.create(case=case, transaction_id=txn_id)
+        if disposition:  # what closing the case does (fraudcases.services.transitions)
+            transaction_labels_from_disposition(transaction_ids=[txn_id], disposition=disposition)
     # One case holding a transaction of each version counts for both.
     shared = Case.objects.create(
         account_id="shared", title="t", status="closed", disposition="legitimate"
     )
     CaseTransaction.objects.create(case=shared, transaction_id=ids[4])
+    transaction_labels_from_disposition(transaction_ids=[ids[4]], disposition="legitimate")
     live = model_live_precision()
     assert live[a.pk] == {"closed": 3, "fraud": 2, "legitimate": 1, "precision": 2 / 3}
     assert live[b.pk] == {"closed": 1, "fraud": 0, "legitimate": 1, "precision": 0.0}

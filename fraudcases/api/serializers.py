@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from ..models import Case, Note
+from ..workflow import BY_SLUG, TEXT_MAX, Input
 
 
 class CaseFilterSerializer(serializers.Serializer):
@@ -70,7 +73,7 @@ class NoteSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Note
-        fields = ["id", "author", "body", "created_at"]
+        fields = ["id", "author", "body", "created_at", "corrects", "deleted_at", "deletion_reason"]
 
 
 class CaseDetailSerializer(CaseSerializer):
@@ -81,27 +84,40 @@ class CaseDetailSerializer(CaseSerializer):
         fields = [*CaseSerializer.Meta.fields, "transactions", "notes"]
 
 
-class AssignInSerializer(serializers.Serializer):
-    assignee = serializers.SlugRelatedField(
-        slug_field="username",
-        queryset=get_user_model().objects.filter(is_active=True),
-        allow_null=True,
-        help_text="Username, or null to unassign.",
+class TagListField(serializers.ListField):
+    """Tag names as a JSON list (``["mule"]``) or a comma-separated string."""
+
+    child = serializers.CharField(max_length=50)
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            data = [t for t in data.split(",") if t.strip()]
+        return super().to_internal_value(data)
+
+
+def input_serializer_field(spec: Input) -> serializers.Field:
+    """The API field for one workflow input (the same inputs the pages' forms have)."""
+    if spec.kind == "disposition":
+        return serializers.ChoiceField(choices=Case.Disposition.values, required=spec.required)
+    if spec.kind == "user":
+        # Always named in the API (``null`` means nobody), so a forgotten field is a 400.
+        return serializers.SlugRelatedField(
+            slug_field="username",
+            queryset=get_user_model().objects.filter(is_active=True),
+            allow_null=not spec.required,
+            help_text="Username, or null for nobody." if not spec.required else "Username.",
+        )
+    if spec.kind == "tags":
+        return TagListField(required=spec.required, max_length=50)
+    return serializers.CharField(
+        max_length=TEXT_MAX, required=spec.required, allow_blank=not spec.required
     )
 
 
-class ReasonInSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=10_000)
-
-
-class CloseInSerializer(serializers.Serializer):
-    disposition = serializers.ChoiceField(choices=Case.Disposition.values)
-    note = serializers.CharField(max_length=10_000)
-
-
-class NoteInSerializer(serializers.Serializer):
-    body = serializers.CharField(max_length=10_000)
-
-
-class OptionalNoteInSerializer(serializers.Serializer):
-    note = serializers.CharField(max_length=10_000, required=False, allow_blank=True)
+@cache
+def action_input_serializer(slug: str) -> type[serializers.Serializer]:
+    """The input serializer of the workflow action ``slug``."""
+    action = BY_SLUG[slug]
+    fields = {spec.name: input_serializer_field(spec) for spec in action.inputs}
+    name = f"{slug.title().replace('-', '')}InSerializer"
+    return type(name, (serializers.Serializer,), fields)

@@ -9,19 +9,16 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import services
+from ..models import Note
 from ..permissions import user_can
 from ..selectors import case_get, case_list
+from ..workflow import API, actions_on
 from .serializers import (
-    AssignInSerializer,
     CaseDetailSerializer,
     CaseFilterSerializer,
     CaseSerializer,
-    CloseInSerializer,
-    NoteInSerializer,
     NoteSerializer,
-    OptionalNoteInSerializer,
-    ReasonInSerializer,
+    action_input_serializer,
 )
 
 
@@ -72,69 +69,30 @@ class CaseDetailView(APIView):
         return Response(CaseDetailSerializer(_case_or_404(request, pk)).data)
 
 
-def _assign(case, user, data):
-    return services.case_assign(case=case, actor=user, assignee=data["assignee"])
-
-
-def _escalate(case, user, data):
-    return services.case_escalate(case=case, actor=user, reason=data["reason"])
-
-
-def _close(case, user, data):
-    return services.case_close(
-        case=case, actor=user, disposition=data["disposition"], note=data["note"]
-    )
-
-
-def _reopen(case, user, data):
-    return services.case_reopen(case=case, actor=user, reason=data["reason"])
-
-
-def _approve(case, user, data):
-    return services.case_approve_closure(case=case, actor=user, note=data.get("note", ""))
-
-
-def _reject(case, user, data):
-    return services.case_reject_closure(case=case, actor=user, note=data.get("note", ""))
-
-
-def _note(case, user, data):
-    return services.case_note_add(case=case, actor=user, body=data["body"])
-
-
-CASE_ACTIONS = {
-    "assign": (AssignInSerializer, _assign),
-    "escalate": (ReasonInSerializer, _escalate),
-    "close": (CloseInSerializer, _close),
-    "reopen": (ReasonInSerializer, _reopen),
-    "approve": (OptionalNoteInSerializer, _approve),
-    "reject": (OptionalNoteInSerializer, _reject),
-    "note": (NoteInSerializer, _note),
-}
+API_ACTIONS = {a.slug: a for a in actions_on(API)}
 
 
 class CaseActionView(APIView):
-    """``POST /api/v1/cases/<id>/<action>``: ``assign``, ``escalate``, ``close``, ``reopen``,
-    ``note`` (and ``approve`` / ``reject`` for four-eyes closures)."""
+    """``POST /api/v1/cases/<id>/<action>``: every API action of the workflow table
+    (``fraudcases.workflow``): ``take``, ``assign``, ``start-review``, ``escalate``, ``close``,
+    ``request-approval``, ``approve``, ``reject``, ``reopen``, ``note``."""
 
     permission_classes = [CanViewCases]
 
     @extend_schema(
         request=None,
         responses={200: CaseDetailSerializer, 201: NoteSerializer},
-        parameters=[
-            OpenApiParameter("action", str, OpenApiParameter.PATH, enum=list(CASE_ACTIONS))
-        ],
+        parameters=[OpenApiParameter("action", str, OpenApiParameter.PATH, enum=list(API_ACTIONS))],
         summary="Act on a case",
     )
     def post(self, request, pk: int, action: str):
-        if action not in CASE_ACTIONS:
+        spec = API_ACTIONS.get(action)
+        if spec is None:
             raise Http404
-        serializer_class, run = CASE_ACTIONS[action]
         case = _case_or_404(request, pk)
-        payload = serializer_class(data=request.data)
+        payload = action_input_serializer(spec.slug)(data=request.data)
         payload.is_valid(raise_exception=True)
-        result = run(case, request.user, payload.validated_data)
-        if action == "note":
+        result = spec.run(case=case, actor=request.user, data=payload.validated_data)
+        if isinstance(result, Note):
             return Response(NoteSerializer(result).data, status=201)
         return Response(CaseDetailSerializer(_case_or_404(request, pk)).data)

@@ -1,4 +1,4 @@
-"""Evidence on a case: notes, tags and attachments."""
+"""Evidence on a case: notes (append-only), tags and attachments; removal keeps a tombstone."""
 
 from __future__ import annotations
 
@@ -7,28 +7,99 @@ import re
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.utils import timezone
 
 from ..audit import audit_record
-from ..errors import ApplicationError
+from ..errors import ApplicationError, ConflictError
 from ..models import Attachment, Case, Note, Tag
 from ..permissions import ensure_allowed
-from ._common import _add_note, _required_text
+from ._common import _required_text
 from .transitions import _locked
 
+User = AbstractBaseUser
 _TAG_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
 
 
 @transaction.atomic
-def case_note_add(*, case: Case, actor, body: str) -> Note:
-    """Add a markdown note to the case."""
+def case_note_add(*, case: Case, actor: User, body: str, corrects: Note | None = None) -> Note:
+    """Add a markdown note to the case; ``corrects`` names an earlier note of the same case
+    this one corrects (notes are never edited: the original stays, the correction is new)."""
     body = _required_text(body, "body", "The note")
     case = _locked(case)
     ensure_allowed(actor, "case.note", case)
-    note = _add_note(case=case, actor=actor, body=body)
-    audit_record(actor=actor, action="case.note", obj=note, case=case, after={"body": body})
+    if corrects is not None and (corrects.case_id != case.pk or corrects.is_deleted):
+        raise ApplicationError(
+            "A correction must name a note of the same case that was not removed.",
+            {"corrects": ["Not a note of this case."]},
+        )
+    note = Note.objects.create(case=case, author=actor, body=body, corrects=corrects)
+    after = {"body": body} | ({"corrects": corrects.pk} if corrects else {})
+    audit_record(actor=actor, action="case.note", obj=note, case=case, after=after)
     return note
+
+
+@transaction.atomic
+def note_delete(*, note: Note, actor: User, reason: str) -> Note:
+    """Remove a note's text (supervisors, with a reason); the row stays as a tombstone with the
+    original's length and SHA-256, so the timeline still shows that something was removed."""
+    reason = _required_text(reason, "reason", "A reason for removing the note")
+    note = Note.objects.select_for_update().select_related("case").get(pk=note.pk)
+    ensure_allowed(actor, "case.note_delete", note.case)
+    if note.is_deleted:
+        raise ConflictError(f"Note {note.pk} was already removed.")
+    before = {
+        "author": note.author.get_username(),
+        "length": len(note.body),
+        "sha256": hashlib.sha256(note.body.encode()).hexdigest(),
+    }
+    note.body = ""
+    note.deleted_at = timezone.now()
+    note.deleted_by = actor
+    note.deletion_reason = reason
+    note.save(update_fields=["body", "deleted_at", "deleted_by", "deletion_reason"])
+    audit_record(
+        actor=actor,
+        action="case.note_delete",
+        obj=note,
+        case=note.case,
+        before=before,
+        after={"deleted": True},
+        note=reason,
+    )
+    return note
+
+
+@transaction.atomic
+def attachment_delete(*, attachment: Attachment, actor: User, reason: str) -> Attachment:
+    """Delete an attachment's file (supervisors, with a reason); the row stays as a tombstone
+    with its name, size and SHA-256."""
+    reason = _required_text(reason, "reason", "A reason for removing the attachment")
+    attachment = Attachment.objects.select_for_update().select_related("case").get(pk=attachment.pk)
+    ensure_allowed(actor, "case.attachment_delete", attachment.case)
+    if attachment.is_deleted:
+        raise ConflictError(f"Attachment {attachment.pk} was already removed.")
+    stored = attachment.file.name
+    attachment.file = ""
+    attachment.deleted_at = timezone.now()
+    attachment.deleted_by = actor
+    attachment.deletion_reason = reason
+    attachment.save(update_fields=["file", "deleted_at", "deleted_by", "deletion_reason"])
+    audit_record(
+        actor=actor,
+        action="case.attachment_delete",
+        obj=attachment,
+        case=attachment.case,
+        before={"name": attachment.original_name, "size": attachment.size},
+        after={"deleted": True, "sha256": attachment.sha256},
+        note=reason,
+    )
+    if stored:
+        storage = Attachment._meta.get_field("file").storage
+        transaction.on_commit(lambda: storage.delete(stored))
+    return attachment
 
 
 def _clean_tags(names: list[str]) -> list[str]:
@@ -48,7 +119,7 @@ def _clean_tags(names: list[str]) -> list[str]:
 
 @transaction.atomic
 def case_tags_update(
-    *, case: Case, actor, add: list[str] | None = None, remove: list[str] | None = None
+    *, case: Case, actor: User, add: list[str] | None = None, remove: list[str] | None = None
 ) -> list[str]:
     """Add and remove tags on a case; returns the case's tags afterwards."""
     to_add, to_remove = _clean_tags(add or []), _clean_tags(remove or [])
@@ -71,7 +142,29 @@ def case_tags_update(
     return after
 
 
+# What a file of each accepted type starts with: checked on the content, not the name alone.
+_SIGNATURES: dict[str, tuple[bytes, ...]] = {
+    "application/pdf": (b"%PDF-",),
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+}
+_TEXT_TYPES = frozenset({"text/plain", "text/csv", "message/rfc822"})
+_SNIFF_BYTES = 8192
+
+
+def _is_text(head: bytes) -> bool:
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut by the sniff window is fine; anything else is not text.
+        return exc.start >= len(head) - 3 and exc.reason == "unexpected end of data"
+    return True
+
+
 def _attachment_type(upload: UploadedFile) -> str:
+    """The content type for the file's extension, after checking its content matches it."""
     suffix = Path(upload.name or "").suffix.lower()
     allowed: dict[str, str] = settings.ATTACHMENT_ALLOWED_TYPES
     if suffix not in allowed:
@@ -79,11 +172,26 @@ def _attachment_type(upload: UploadedFile) -> str:
             f"Files of type '{suffix or 'none'}' are not accepted.",
             {"file": [f"Allowed: {', '.join(sorted(allowed))}."]},
         )
-    return allowed[suffix]
+    content_type = allowed[suffix]
+    upload.seek(0)
+    head = upload.read(_SNIFF_BYTES)
+    upload.seek(0)
+    if content_type in _TEXT_TYPES:
+        matches = _is_text(head) and not any(
+            head.startswith(sig) for sigs in _SIGNATURES.values() for sig in sigs
+        )
+    else:
+        matches = any(head.startswith(sig) for sig in _SIGNATURES.get(content_type, ()))
+    if not matches:
+        raise ApplicationError(
+            f"The file's content is not {suffix} ({content_type}); it was not stored.",
+            {"file": [f"The content does not match the '{suffix}' extension."]},
+        )
+    return content_type
 
 
 @transaction.atomic
-def attachment_add(*, case: Case, actor, upload: UploadedFile) -> Attachment:
+def attachment_add(*, case: Case, actor: User, upload: UploadedFile) -> Attachment:
     """Store an evidence file privately (outside the web root) and link it to the case."""
     if upload is None:
         raise ApplicationError("Choose a file.", {"file": ["Choose a file."]})
@@ -124,9 +232,11 @@ def attachment_add(*, case: Case, actor, upload: UploadedFile) -> Attachment:
 
 
 @transaction.atomic
-def attachment_download_record(*, attachment: Attachment, actor) -> Attachment:
+def attachment_download_record(*, attachment: Attachment, actor: User) -> Attachment:
     """Check the reader may download the file, and record that they did."""
     ensure_allowed(actor, "case.attachment_download", attachment.case)
+    if attachment.is_deleted:
+        raise ConflictError(f"{attachment.original_name} was removed; only its record remains.")
     audit_record(
         actor=actor,
         action="case.attachment_download",
@@ -135,3 +245,65 @@ def attachment_download_record(*, attachment: Attachment, actor) -> Attachment:
         after={"name": attachment.original_name, "sha256": attachment.sha256},
     )
     return attachment
+
+
+def _tag_name(raw: str) -> str:
+    names = _clean_tags([raw or ""])
+    if len(names) != 1:
+        raise ApplicationError("Name the tag.", {"name": ["Name the tag."]})
+    return names[0]
+
+
+@transaction.atomic
+def tag_create(*, actor: User, name: str) -> Tag:
+    """Add a tag to the vocabulary (supervisors, admins)."""
+    ensure_allowed(actor, "tag.manage")
+    name = _tag_name(name)
+    if Tag.objects.filter(name=name).exists():
+        raise ApplicationError(f"The tag '{name}' exists.", {"name": ["This tag exists."]})
+    tag = Tag.objects.create(name=name)
+    audit_record(actor=actor, action="tag.create", obj=tag, after={"name": name})
+    return tag
+
+
+@transaction.atomic
+def tag_rename(*, actor: User, tag: Tag, name: str) -> Tag:
+    """Rename a tag on every case that carries it (supervisors, admins)."""
+    ensure_allowed(actor, "tag.manage")
+    name = _tag_name(name)
+    tag = Tag.objects.select_for_update().get(pk=tag.pk)
+    if name == tag.name:
+        return tag
+    if Tag.objects.filter(name=name).exists():
+        raise ApplicationError(f"The tag '{name}' exists.", {"name": ["This tag exists."]})
+    before = {"name": tag.name}
+    tag.name = name
+    tag.save(update_fields=["name"])
+    cases = sorted(tag.cases.values_list("pk", flat=True))
+    audit_record(
+        actor=actor,
+        action="tag.rename",
+        obj=tag,
+        before=before,
+        after={"name": name, "cases": cases},
+    )
+    return tag
+
+
+@transaction.atomic
+def tag_delete(*, actor: User, tag: Tag, reason: str) -> None:
+    """Remove a tag from every case and the vocabulary (supervisors, admins), saying why; the
+    audit event lists the cases that carried it."""
+    ensure_allowed(actor, "tag.manage")
+    reason = _required_text(reason, "reason", "A reason for deleting the tag")
+    tag = Tag.objects.select_for_update().get(pk=tag.pk)
+    cases = sorted(tag.cases.values_list("pk", flat=True))
+    audit_record(
+        actor=actor,
+        action="tag.delete",
+        obj=tag,
+        before={"name": tag.name, "cases": cases},
+        note=reason,
+    )
+    tag.cases.clear()
+    tag.delete()

@@ -3,33 +3,32 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from scoring.models import Transaction
+from scoring.services.labels import transaction_labels_from_disposition
 
 from ..audit import audit_record
 from ..errors import ApplicationError, ConflictError
-from ..models import Case
-from ..permissions import INVESTIGATOR, SUPERVISOR, ensure_allowed, user_roles
+from ..models import AuditEvent, Case
+from ..permissions import ADMIN, INVESTIGATOR, SUPERVISOR, ensure_allowed, user_roles
+from ..workflow import ALLOWED_FROM
 from ._common import _add_note, _required_text, _sla_due
 
 S = Case.Status
-# From which statuses each case action may be taken (the contract's state machine).
-ALLOWED_FROM: dict[str, frozenset[str]] = {
-    "case.claim": frozenset({S.NEW}),
-    "case.assign": frozenset({S.NEW, S.IN_REVIEW, S.ESCALATED, S.PENDING_APPROVAL}),
-    "case.start_review": frozenset({S.NEW}),
-    "case.escalate": frozenset({S.NEW, S.IN_REVIEW}),
-    "case.close": frozenset({S.NEW, S.IN_REVIEW, S.ESCALATED}),
-    "case.approve": frozenset({S.PENDING_APPROVAL}),
-    "case.reject_closure": frozenset({S.PENDING_APPROVAL}),
-    "case.reopen": frozenset({S.CLOSED}),
-    "case.note": frozenset(S.values),
-    "case.tag": frozenset(S.values),
-    "case.attach": frozenset(S.values),
-}
+User = AbstractBaseUser
+# Audit actions that mean "this person worked on the case" (for the supervisors' four-eyes).
+WORKED_ON_ACTIONS = (
+    "case.claim",
+    "case.start_review",
+    "case.escalate",
+    "case.note",
+    "case.tag",
+    "case.attach",
+    "case.request_closure",
+)
 
 
 def _locked(case: Case) -> Case:
@@ -64,25 +63,43 @@ def _audit_change(
     audit_record(actor=actor, action=action, obj=case, before=before, after=after, note=note)
 
 
-def _needs_four_eyes(case: Case, actor) -> bool:
-    if SUPERVISOR in user_roles(actor):
-        return False
+def four_eyes_case(case: Case) -> bool:
+    """A case whose closure needs two people: critical, or at or above the risk threshold."""
     return (
         case.priority in settings.CASE_FOUR_EYES_PRIORITIES
         or case.risk_score >= settings.CASE_FOUR_EYES_MIN_RISK
     )
 
 
+def worked_on(case: Case, user) -> bool:
+    """The user is the case's assignee or has done investigative work on it (audited)."""
+    if case.assignee_id == user.pk:
+        return True
+    return AuditEvent.objects.filter(
+        case=case, actor_id=user.pk, action__in=WORKED_ON_ACTIONS
+    ).exists()
+
+
+def _needs_four_eyes(case: Case, actor) -> bool:
+    """Investigators always need a supervisor's approval on a four-eyes case; a supervisor
+    needs a second supervisor when they worked on it themselves (``CASE_FOUR_EYES_SUPERVISORS``,
+    on by default)."""
+    if not four_eyes_case(case):
+        return False
+    if SUPERVISOR not in user_roles(actor):
+        return True
+    return settings.CASE_FOUR_EYES_SUPERVISORS and worked_on(case, actor)
+
+
 def _label_transactions(case: Case, disposition: str) -> int:
-    """Feed the disposition back as ground truth on the case's transactions (for retraining)."""
-    label = {"fraud_confirmed": True, "legitimate": False}.get(disposition)
-    if label is None:
-        return 0
-    return Transaction.objects.filter(case_link__case=case).update(is_fraud=label)
+    """The disposition as the training label of the case's transactions (see
+    ``scoring.services.labels``); ``inconclusive`` or none clears an earlier one."""
+    ids = list(case.case_transactions.values_list("transaction_id", flat=True))
+    return transaction_labels_from_disposition(transaction_ids=ids, disposition=disposition)
 
 
 @transaction.atomic
-def case_assign(*, case: Case, actor, assignee=None) -> Case:
+def case_assign(*, case: Case, actor: User, assignee: User | None = None) -> Case:
     """Give the case to ``assignee`` (``None`` unassigns). Investigators take or release only
     their own work; supervisors and admins assign anyone with a case-working role."""
     case = _locked(case)
@@ -96,7 +113,7 @@ def case_assign(*, case: Case, actor, assignee=None) -> Case:
                 "supervisor role).",
                 {"assignee": ["Not an investigator or supervisor."]},
             )
-        if not roles & {SUPERVISOR, "admin"} and assignee.pk != actor.pk:
+        if not roles & {SUPERVISOR, ADMIN} and assignee.pk != actor.pk:
             raise ApplicationError(
                 "Investigators can only assign cases to themselves.",
                 {"assignee": ["Only yourself."]},
@@ -117,7 +134,13 @@ def case_assign(*, case: Case, actor, assignee=None) -> Case:
 
 
 @transaction.atomic
-def case_claim_next(*, actor) -> Case | None:
+def case_take(*, case: Case, actor: User) -> Case:
+    """Assign the case to the actor ("assign to me")."""
+    return case_assign(case=case, actor=actor, assignee=actor)
+
+
+@transaction.atomic
+def case_claim_next(*, actor: User) -> Case | None:
     """Claim the highest-priority unassigned new case for ``actor`` and start reviewing it.
 
     Two investigators pressing "next" at once never get the same case: the claim is a
@@ -153,7 +176,7 @@ def case_claim_next(*, actor) -> Case | None:
 
 
 @transaction.atomic
-def case_start_review(*, case: Case, actor) -> Case:
+def case_start_review(*, case: Case, actor: User) -> Case:
     """``new`` → ``in_review``; the reviewer takes the case when nobody has it."""
     case, before = _begin(case=case, actor=actor, action="case.start_review")
     case.status = S.IN_REVIEW
@@ -165,7 +188,7 @@ def case_start_review(*, case: Case, actor) -> Case:
 
 
 @transaction.atomic
-def case_escalate(*, case: Case, actor, reason: str) -> Case:
+def case_escalate(*, case: Case, actor: User, reason: str) -> Case:
     """Move a case to the supervisors' escalation queue, with the reason why."""
     reason = _required_text(reason, "reason", "A reason for the escalation")
     case, before = _begin(case=case, actor=actor, action="case.escalate")
@@ -196,48 +219,65 @@ def _finish_close(case: Case, *, disposition: str, closer) -> None:
     )
 
 
-@transaction.atomic
-def case_close(*, case: Case, actor, disposition: str, note: str) -> Case:
-    """Close with a disposition and a required note.
-
-    An investigator closing a critical case (or one at or above ``CASE_FOUR_EYES_MIN_RISK``)
-    only asks for closure: the case waits in ``pending_approval`` for another supervisor.
-    """
+def _disposition(disposition: str) -> str:
     if disposition not in Case.Disposition.values:
         raise ApplicationError(
             "Choose a disposition.",
             {"disposition": [f"One of: {', '.join(Case.Disposition.values)}."]},
         )
+    return disposition
+
+
+def _request_closure(
+    case: Case, *, actor: User, before: dict, disposition: str, note: str, why: str
+) -> Case:
+    case.status = S.PENDING_APPROVAL
+    case.proposed_disposition = disposition
+    case.closure_requested_by = actor
+    if case.assignee_id is None:
+        case.assignee = actor
+    case.save(
+        update_fields=[
+            "status",
+            "proposed_disposition",
+            "closure_requested_by",
+            "assignee",
+            "updated_at",
+        ]
+    )
+    label = Case.Disposition(disposition).label
+    _add_note(case=case, actor=actor, body=f"**Closure requested ({label}):** {note}")
+    _audit_change(
+        case=case, actor=actor, action="case.request_closure", before=before, note=f"{why} {note}"
+    )
+    return case
+
+
+@transaction.atomic
+def case_close(*, case: Case, actor: User, disposition: str, note: str) -> Case:
+    """Close with a disposition and a required note.
+
+    Four-eyes (a critical case, or one at or above ``CASE_FOUR_EYES_MIN_RISK``): an investigator,
+    or a supervisor who worked on the case, only asks for closure; the case waits in
+    ``pending_approval`` for a supervisor other than them.
+    """
+    disposition = _disposition(disposition)
     note = _required_text(note, "note", "A closing note")
     case, before = _begin(case=case, actor=actor, action="case.close")
-    label = Case.Disposition(disposition).label
     if _needs_four_eyes(case, actor):
-        case.status = S.PENDING_APPROVAL
-        case.proposed_disposition = disposition
-        case.closure_requested_by = actor
-        if case.assignee_id is None:
-            case.assignee = actor
-        case.save(
-            update_fields=[
-                "status",
-                "proposed_disposition",
-                "closure_requested_by",
-                "assignee",
-                "updated_at",
-            ]
-        )
-        _add_note(case=case, actor=actor, body=f"**Closure requested ({label}):** {note}")
-        _audit_change(
-            case=case,
+        return _request_closure(
+            case,
             actor=actor,
-            action="case.request_closure",
             before=before,
-            note=f"Four-eyes: awaiting supervisor approval. {note}",
+            disposition=disposition,
+            note=note,
+            why="Four-eyes: awaiting approval by a supervisor other than the closer.",
         )
-        return case
     _finish_close(case, disposition=disposition, closer=actor)
     labelled = _label_transactions(case, disposition)
-    _add_note(case=case, actor=actor, body=f"**Closed ({label}):** {note}")
+    _add_note(
+        case=case, actor=actor, body=f"**Closed ({Case.Disposition(disposition).label}):** {note}"
+    )
     _audit_change(
         case=case,
         actor=actor,
@@ -250,8 +290,25 @@ def case_close(*, case: Case, actor, disposition: str, note: str) -> Case:
 
 
 @transaction.atomic
-def case_approve_closure(*, case: Case, actor, note: str = "") -> Case:
-    """Four-eyes: a supervisor other than the closer confirms the requested closure."""
+def case_request_closure(*, case: Case, actor: User, disposition: str, note: str) -> Case:
+    """Ask a supervisor to approve closing the case with ``disposition`` (also when four-eyes
+    does not require it: the closer wants a second opinion)."""
+    disposition = _disposition(disposition)
+    note = _required_text(note, "note", "A closing note")
+    case, before = _begin(case=case, actor=actor, action="case.request_closure")
+    return _request_closure(
+        case,
+        actor=actor,
+        before=before,
+        disposition=disposition,
+        note=note,
+        why="Approval requested by the closer.",
+    )
+
+
+@transaction.atomic
+def case_approve_closure(*, case: Case, actor: User, note: str = "") -> Case:
+    """Four-eyes: a supervisor other than the one who asked confirms the requested closure."""
     case, before = _begin(case=case, actor=actor, action="case.approve")
     disposition = case.proposed_disposition or Case.Disposition.INCONCLUSIVE
     _finish_close(case, disposition=disposition, closer=actor)
@@ -275,7 +332,7 @@ def case_approve_closure(*, case: Case, actor, note: str = "") -> Case:
 
 
 @transaction.atomic
-def case_reject_closure(*, case: Case, actor, note: str) -> Case:
+def case_reject_closure(*, case: Case, actor: User, note: str) -> Case:
     """Send a requested closure back to review, with a note saying what is missing."""
     note = _required_text(note, "note", "A note for the investigator")
     case, before = _begin(case=case, actor=actor, action="case.reject_closure")
@@ -291,8 +348,9 @@ def case_reject_closure(*, case: Case, actor, note: str) -> Case:
 
 
 @transaction.atomic
-def case_reopen(*, case: Case, actor, reason: str) -> Case:
-    """``closed`` → ``in_review`` (supervisors), with a fresh SLA window."""
+def case_reopen(*, case: Case, actor: User, reason: str) -> Case:
+    """``closed`` → ``in_review`` (supervisors), with a fresh SLA window; the disposition's
+    training labels are cleared (the audit event says how many)."""
     reason = _required_text(reason, "reason", "A reason for reopening")
     case, before = _begin(case=case, actor=actor, action="case.reopen")
     case.status = S.IN_REVIEW
@@ -328,6 +386,14 @@ def case_reopen(*, case: Case, actor, reason: str) -> Case:
             "instead of reopening this.",
             {"open_case": other},
         ) from exc
+    cleared = _label_transactions(case, "")
     _add_note(case=case, actor=actor, body=f"**Reopened:** {reason}")
-    _audit_change(case=case, actor=actor, action="case.reopen", before=before, note=reason)
+    _audit_change(
+        case=case,
+        actor=actor,
+        action="case.reopen",
+        before=before,
+        note=reason,
+        extra={"labels_cleared": cleared},
+    )
     return case

@@ -15,31 +15,23 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from scoring.models import Transaction
 
-from .. import services
+from .. import services, workflow
 from ..errors import ApplicationError
-from ..forms import (
-    ApproveForm,
-    AssignForm,
-    AttachmentForm,
-    BulkForm,
-    CloseForm,
-    NoteForm,
-    QueueFilterForm,
-    ReasonForm,
-    RejectForm,
-    TagForm,
-)
+from ..forms import AttachmentForm, BulkForm, QueueFilterForm, action_form
 from ..models import Case
 from ..permissions import ADMIN, SUPERVISOR, user_can, user_roles
 from ..selectors import (
     attachment_get,
     case_account_history,
+    case_attachments,
     case_available_actions,
     case_get,
     case_linked,
     case_list,
+    case_notes,
     case_timeline,
 )
+from ..workflow import BULK_BY_SLUG, PAGE, actions_on
 from .common import allowed
 
 PAGE_SIZE = 50
@@ -103,60 +95,16 @@ def case_next(request):
     )
 
 
-# Action slug in the URL → (form, service call, success message).
-ACTIONS = {
-    "assign": AssignForm,
-    "take": None,
-    "start-review": None,
-    "escalate": ReasonForm,
-    "close": CloseForm,
-    "approve": ApproveForm,
-    "reject": RejectForm,
-    "reopen": ReasonForm,
-    "note": NoteForm,
-    "tag": TagForm,
-}
+# Actions the detail template lays out by hand; any other page action of the workflow table is
+# rendered by its generic panel (so a new table entry appears on the page by itself).
+HAND_LAID_OUT = frozenset(
+    {"take", "assign", "start-review", "escalate", "close", "approve", "reject", "reopen"}
+    | {"note", "tag"}
+)
 
 
-def _run_action(slug: str, case: Case, user, data: dict) -> str:
-    if slug == "assign":
-        assignee = data.get("assignee")
-        services.case_assign(case=case, actor=user, assignee=assignee)
-        return f"Assigned to {assignee.get_username()}." if assignee else "Unassigned."
-    if slug == "take":
-        services.case_assign(case=case, actor=user, assignee=user)
-        return "The case is yours."
-    if slug == "start-review":
-        services.case_start_review(case=case, actor=user)
-        return "Review started."
-    if slug == "escalate":
-        services.case_escalate(case=case, actor=user, reason=data["reason"])
-        return "Escalated to the supervisors."
-    if slug == "close":
-        case = services.case_close(
-            case=case, actor=user, disposition=data["disposition"], note=data["note"]
-        )
-        if case.status == Case.Status.PENDING_APPROVAL:
-            return "Closure requested: a supervisor must approve it (four-eyes rule)."
-        return "Case closed."
-    if slug == "approve":
-        services.case_approve_closure(case=case, actor=user, note=data.get("note", ""))
-        return "Closure approved; the case is closed."
-    if slug == "reject":
-        services.case_reject_closure(case=case, actor=user, note=data["note"])
-        return "Sent back to review."
-    if slug == "reopen":
-        services.case_reopen(case=case, actor=user, reason=data["reason"])
-        return "Case reopened."
-    if slug == "note":
-        services.case_note_add(case=case, actor=user, body=data["body"])
-        return "Note added."
-    if slug == "tag":
-        tags = services.case_tags_update(
-            case=case, actor=user, add=data["add_list"], remove=data["remove_list"]
-        )
-        return f"Tags: {', '.join(tags) or 'none'}."
-    raise Http404("Unknown action.")
+def _initial(action, case: Case) -> dict:
+    return {"assignee": case.assignee} if action.slug == "assign" else {}
 
 
 def _detail_context(request, case: Case) -> dict:
@@ -168,30 +116,27 @@ def _detail_context(request, case: Case) -> dict:
     history = case_account_history(case=case)
     for txn in history:
         txn.on_this_case = txn.pk in on_case
+    page_actions = actions_on(PAGE)
+    forms = {a.slug: action_form(a, initial=_initial(a, case)) for a in page_actions}
+    forms["attach"] = AttachmentForm()
+    available = case_available_actions(user=user, case=case)
     return {
         "case": case,
         "transactions": transactions,
         "history": history,
         "linked": case_linked(case=case),
-        "notes": case.notes.select_related("author"),
-        "attachments": case.attachments.select_related("uploaded_by"),
+        "notes": case_notes(user=user, case=case),
+        "attachments": case_attachments(user=user, case=case),
         "tags": list(case.tags.all()),
         "timeline": case_timeline(user=user, case=case),
-        "actions": case_available_actions(user=user, case=case),
+        "actions": available,
+        "generic_actions": [
+            a for a in page_actions if a.slug not in HAND_LAID_OUT and a.code in available
+        ],
         "can_download": user_can(user, "case.attachment_download", case),
         "max_upload": settings.ATTACHMENT_MAX_BYTES,
         "can_assign_others": bool(user_roles(user) & {SUPERVISOR, ADMIN}),
-        "forms": {
-            "assign": AssignForm(initial={"assignee": case.assignee}),
-            "escalate": ReasonForm(),
-            "close": CloseForm(),
-            "approve": ApproveForm(),
-            "reject": RejectForm(),
-            "reopen": ReasonForm(),
-            "note": NoteForm(),
-            "tag": TagForm(),
-            "attach": AttachmentForm(),
-        },
+        "forms": forms,
     }
 
 
@@ -223,24 +168,30 @@ def _render_failure(request, case: Case, slug: str, form, message: str, status: 
 @allowed("case.view")
 def case_action(request, pk: int, action: str):
     """``POST /cases/<id>/<action>/``: one workflow action through its service."""
-    if action not in ACTIONS:
+    spec = case_action_spec(action)
+    if spec is None:
         raise Http404("Unknown action.")
     case = _get_case_or_404(request, pk)
-    form_class = ACTIONS[action]
-    form = form_class(request.POST) if form_class else None
-    if form is not None and not form.is_valid():
+    form = action_form(spec, request.POST)
+    if not form.is_valid():
         errors = "; ".join(
             f"{form.fields[f].label or f}: {' '.join(e)}" if f in form.fields else " ".join(e)
             for f, e in form.errors.items()
         )
         return _render_failure(request, case, action, form, f"Please correct: {errors}", 400)
     try:
-        message = _run_action(action, case, request.user, form.cleaned_data if form else {})
+        result = spec.run(case=case, actor=request.user, data=form.cleaned_data)
     except ApplicationError as exc:
         case.refresh_from_db()
         return _render_failure(request, case, action, form, exc.message, exc.status_code)
-    messages.success(request, message)
+    messages.success(request, spec.done(result, form.cleaned_data))
     return redirect(reverse("case-detail", args=[case.pk]) + "#timeline")
+
+
+def case_action_spec(slug: str):
+    """The workflow action behind ``/cases/<id>/<slug>/`` (page actions only)."""
+    spec = workflow.case_action(slug)
+    return spec if spec is not None and spec.per_case and PAGE in spec.surfaces else None
 
 
 @require_POST
@@ -284,6 +235,18 @@ def attachment_download(request, pk: int):
     return response
 
 
+def _bulk_message(slug: str, data: dict, results: list) -> str:
+    n = len(data["cases"])
+    if slug == "assign":
+        return f"Assigned {n} case(s) to {data['assignee'].get_username()}."
+    if slug == "tag":
+        return f"Tagged {n} case(s) '{data['tag'].strip().lower()}'."
+    pending = sum(c.status == Case.Status.PENDING_APPROVAL for c in results)
+    return f"Closed {len(results) - pending} case(s) as legitimate." + (
+        f" {pending} need a supervisor's approval (four-eyes)." if pending else ""
+    )
+
+
 @require_POST
 @allowed("case.bulk")
 def case_bulk(request):
@@ -292,28 +255,16 @@ def case_bulk(request):
     form = BulkForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
+        bulk = BULK_BY_SLUG[data["action"]]
         ids = data["cases"]
         try:
-            if data["action"] == "assign":
-                services.cases_bulk_assign(
-                    case_ids=ids, actor=request.user, assignee=data["assignee"]
-                )
-                message = f"Assigned {len(ids)} case(s) to {data['assignee'].get_username()}."
-            elif data["action"] == "tag":
-                services.cases_bulk_tag(case_ids=ids, actor=request.user, tag=data["tag"])
-                message = f"Tagged {len(ids)} case(s) '{data['tag'].strip().lower()}'."
-            else:
-                cases = services.cases_bulk_close_legitimate(
-                    case_ids=ids, actor=request.user, note=data["note"]
-                )
-                pending = sum(c.status == Case.Status.PENDING_APPROVAL for c in cases)
-                message = f"Closed {len(cases) - pending} case(s) as legitimate." + (
-                    f" {pending} need a supervisor's approval (four-eyes)." if pending else ""
-                )
+            results = services.cases_bulk_run(
+                slug=bulk.slug, case_ids=ids, actor=request.user, data=data
+            )
         except ApplicationError as exc:
             status, error = exc.status_code, exc.message
         else:
-            messages.success(request, message)
+            messages.success(request, _bulk_message(bulk.slug, data, results))
             return HttpResponseRedirect(reverse("case-queue") + ("?" + query.urlencode()))
     else:
         status = 400
