@@ -5,51 +5,94 @@ VENV := .venv
 PY := $(VENV)/bin/python
 WEB_PORT ?= 8000
 export WEB_PORT
+# The demo's own settings (web, worker and beat default to production; see docs/deployment.md).
+DEMO_SETTINGS := fraudcases.settings.local
+# What every lock is resolved for (the machines this project runs on).
+LOCK_PYTHON := 3.11
+UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --generate-hashes --universal \
+	--python-version $(LOCK_PYTHON) --index-url https://pypi.org/simple
 
-.PHONY: demo test install install-dev lint format migrate seed run clean bench
+.PHONY: demo test test-fast check-deploy smoke chaos lock install install-dev lint format migrate \
+	seed run clean bench
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: requirements.txt $(VENV)/bin/activate
-	$(PY) -m pip install --quiet -r requirements.txt
+# Installs are hash-checked from the locks (what CI tests is what users install); the locks are
+# made from requirements*.txt by `make lock`, and tests/test_requirements_lock.py fails when a
+# pin in requirements*.txt is missing from them.
+$(VENV)/.installed: requirements.lock $(VENV)/bin/activate
+	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
 	touch $@
 
-$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+$(VENV)/.installed-dev: requirements-dev.lock $(VENV)/.installed
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $@
 
 install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
 
+lock: install-dev
+	$(UV_COMPILE) requirements.txt -o requirements.lock
+	$(UV_COMPILE) requirements-dev.txt -c requirements.lock -o requirements-dev.lock
+
 migrate: install
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py collectstatic --noinput --verbosity 0
+	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-$(DEMO_SETTINGS)} $(PY) manage.py migrate --noinput
+	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-$(DEMO_SETTINGS)} $(PY) manage.py collectstatic --noinput --verbosity 0
 
 seed: migrate
-	$(PY) manage.py seed_demo
+	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-$(DEMO_SETTINGS)} $(PY) manage.py seed_demo
 
 demo: seed
 	@echo
 	@echo "================================================================"
 	@echo " fraudcases demo: http://127.0.0.1:$(WEB_PORT)/"
 	@echo " Logins: investigator, supervisor, admin, auditor"
-	@echo " Password: $${DEMO_PASSWORD:-$$(cat var/demo-password 2>/dev/null)}"
+	@echo " Password: $${DEMO_PASSWORD:-$$(cat $${FRAUDCASES_VAR_DIR:-var}/demo-password 2>/dev/null)}"
 	@echo " Database: $${DATABASE_URL:-SQLite (var/fraudcases.sqlite3)}"
 	@echo " Broker:   $${CELERY_BROKER_URL:-embedded filesystem broker (var/broker)}"
 	@echo " Stop with Ctrl-C."
 	@echo "================================================================"
 	@echo
-	$(VENV)/bin/honcho start -f Procfile
+	LOG_FORMAT=$${LOG_FORMAT:-plain} $(VENV)/bin/honcho start -f Procfile  # Procfile: demo settings
 
+# Everything but smoke and chaos (those start whole deployments: make smoke, make chaos).
 test: install-dev
 	$(PY) manage.py check --fail-level WARNING
+	$(MAKE) --no-print-directory check-deploy
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not smoke and not chaos"
+
+# The developer loop: no real worker, no browser, no model training (under a minute).
+test-fast: install-dev
+	$(PY) -m pytest -q -m "not e2e and not browser and not slow and not smoke and not chaos"
+
+# Django's deployment checks (and drf-spectacular's schema warnings) with the production
+# settings, given throwaway values for what production requires.
+check-deploy: install-dev
+	DJANGO_SETTINGS_MODULE=fraudcases.settings.production \
+	SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(64))')" \
+	AUDIT_HMAC_KEY="$$($(PY) -c 'import secrets; print(secrets.token_hex(32))')" \
+	DATABASE_URL="$${DATABASE_URL:-postgres://fraudcases@127.0.0.1:5432/fraudcases}" \
+	CELERY_BROKER_URL="$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/0}" \
+	ALLOWED_HOSTS="$${ALLOWED_HOSTS:-fraudcases.example.com}" \
+	$(PY) manage.py check --deploy --fail-level WARNING
+
+# requirements.lock in a fresh venv, gunicorn + worker + beat with production settings on the
+# local PostgreSQL and Redis, one batch end to end (tests/smoke/test_smoke.py).
+smoke: install-dev
+	$(PY) -m pytest -m smoke tests/smoke -p no:cacheprovider
+
+# Faults injected on purpose into a throwaway deployment with its own PostgreSQL and Redis
+# servers (other ports; the machine's are never touched): worker SIGKILL mid-scoring, Redis
+# restart, PostgreSQL stop, champion file corrupted/deleted, one batch from 8 clients at once.
+# tests/chaos, docs/reliability.md; figures in var/chaos-results.json. (owned by "obs")
+chaos: install-dev
+	$(PY) -m pytest -m chaos tests/chaos -p no:cacheprovider -v
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

@@ -97,3 +97,33 @@ def champion(db, trained_model_file):
     )
     yield mv
     champion_cache.clear()
+
+
+# --- test lanes (prod) ---------------------------------------------------------------------------
+# `make test-fast` runs `-m "not e2e and not browser and not slow ..."`. A test is slow when it
+# needs the session's trained model (the fixture below, directly or through `champion` and the
+# like: ~20 s once per run) or trains/evaluates a model itself (named here, by function name, so
+# the list survives moving tests between files). `make test` runs them all.
+SLOW_FIXTURES = frozenset({"trained_model_file"})
+SLOW_TESTS = frozenset(
+    {
+        "test_labels_improve_on_novelty_alone",
+        "test_artifact_round_trip_and_missing_features",
+        "test_train_model_first_champion_then_challenger_then_options",
+        "test_scheduled_retraining_is_off_by_default_and_trains_a_challenger_when_on",
+        "test_numeric_metadata_become_model_features",
+        "test_train_model_registers_and_promotes_a_champion",
+        "test_seed_demo_twice_changes_nothing",
+        "test_evaluate_model_command_prints_json_last_and_stores_the_report",
+        "test_backtest_beats_the_baselines_on_synthetic_history",
+        "test_the_registry_shows_versions_comparison_drift_and_evaluation",
+        "test_admin_creates_tests_edits_and_disables_a_rule",
+    }
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & SLOW_FIXTURES or getattr(item, "originalname", item.name) in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)

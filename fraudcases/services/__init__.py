@@ -2,20 +2,36 @@
 
 - ``opening``: cases opened (or attached to) by the scoring worker;
 - ``transitions``: the investigator workflow (claim, assign, escalate, close, approve, reopen);
-- ``evidence``: notes, tags, attachments;
+  which action is allowed from where, for whom, is declared in ``fraudcases.workflow``;
+- ``evidence``: notes (append-only), tags, attachments, tombstones;
 - ``bulk``: all-or-nothing bulk actions;
 - ``sla``: the SLA monitor;
+- ``users``: people, roles and their API tokens;
 - ``login``: sign-in lockout bookkeeping.
 """
 
 from ._common import LEVEL_RANK, SYSTEM_SLA, SYSTEM_WORKER
-from .bulk import cases_bulk_assign, cases_bulk_close_legitimate, cases_bulk_tag
-from .evidence import attachment_add, attachment_download_record, case_note_add, case_tags_update
-from .login import login_failure_record, login_locked_until, login_success_record
+from .bulk import cases_bulk_assign, cases_bulk_close_legitimate, cases_bulk_run, cases_bulk_tag
+from .evidence import (
+    attachment_add,
+    attachment_delete,
+    attachment_download_record,
+    case_note_add,
+    case_tags_update,
+    note_delete,
+    tag_create,
+    tag_delete,
+    tag_rename,
+)
+from .login import (
+    login_block_find,
+    login_failure_record,
+    login_failures_purge,
+    login_success_record,
+)
 from .opening import CaseHit, cases_open_or_attach
 from .sla import cases_escalate_overdue
 from .transitions import (
-    ALLOWED_FROM,
     case_approve_closure,
     case_assign,
     case_claim_next,
@@ -23,16 +39,19 @@ from .transitions import (
     case_escalate,
     case_reject_closure,
     case_reopen,
+    case_request_closure,
     case_start_review,
+    case_take,
 )
+from .users import user_create, user_password_change, user_token_revoke, user_update
 
 __all__ = [
-    "ALLOWED_FROM",
     "LEVEL_RANK",
     "SYSTEM_SLA",
     "SYSTEM_WORKER",
     "CaseHit",
     "attachment_add",
+    "attachment_delete",
     "attachment_download_record",
     "case_approve_closure",
     "case_assign",
@@ -42,14 +61,26 @@ __all__ = [
     "case_note_add",
     "case_reject_closure",
     "case_reopen",
+    "case_request_closure",
     "case_start_review",
     "case_tags_update",
+    "case_take",
     "cases_bulk_assign",
     "cases_bulk_close_legitimate",
+    "cases_bulk_run",
     "cases_bulk_tag",
     "cases_escalate_overdue",
     "cases_open_or_attach",
+    "login_block_find",
     "login_failure_record",
-    "login_locked_until",
+    "login_failures_purge",
     "login_success_record",
+    "note_delete",
+    "tag_create",
+    "tag_delete",
+    "tag_rename",
+    "user_create",
+    "user_password_change",
+    "user_token_revoke",
+    "user_update",
 ]

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import math
+import re
+import xml.etree.ElementTree as ElementTree
 from datetime import datetime
 from typing import Any
 
-import bleach
 import markdown as markdown_lib
+import nh3
 from django import template
 from django.utils import timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from fraudcases.permissions import user_can
+from scoring.explain import reason_label
 
 register = template.Library()
 
@@ -22,14 +25,6 @@ ALLOWED_TAGS = [
     "table", "thead", "tbody", "tr", "th", "td", "hr",
 ]  # fmt: skip
 ALLOWED_ATTRIBUTES = {"a": ["href", "title"]}
-REASON_LABELS = {
-    "amount_vs_history": "unusual amount",
-    "velocity": "velocity burst",
-    "unusual_hour": "unusual time",
-    "new_country": "new country",
-    "new_device": "new device",
-    "far_from_usual_location": "far from usual location",
-}
 
 
 @register.filter
@@ -38,28 +33,77 @@ def can(user, action: str) -> bool:
     return user_can(user, action)
 
 
+# A bare http(s) address in plain text; \x02/\x03 delimit Markdown's placeholders for raw HTML.
+_BARE_URL = re.compile(r"\bhttps?://[^\s<>\"'`\x02\x03]+[^\s<>\"'`.,;:!?)\]\x02\x03]")
+
+
+class _LinkifyTreeprocessor(markdown_lib.treeprocessors.Treeprocessor):
+    """Bare addresses in the rendered text become links, as bleach.linkify did: after inline
+    Markdown (emphasis, links, code), never inside a link, code or a code block."""
+
+    SKIP = frozenset({"a", "code", "pre"})
+
+    def run(self, root):
+        self._walk(root)
+
+    def _walk(self, parent) -> None:
+        for index, child in reversed(list(enumerate(parent))):
+            if child.tag not in self.SKIP:
+                self._walk(child)
+            child.tail, links = self._split(child.tail)
+            for offset, link in enumerate(links, start=1):
+                parent.insert(index + offset, link)
+        parent.text, links = self._split(parent.text)
+        for offset, link in enumerate(links):
+            parent.insert(offset, link)
+
+    @staticmethod
+    def _split(text: str | None) -> tuple[str | None, list]:
+        if not text:
+            return text, []
+        links: list = []
+        head, last = text, 0
+        for match in _BARE_URL.finditer(text):
+            if links:
+                links[-1].tail = text[last : match.start()]
+            else:
+                head = text[: match.start()]
+            link = ElementTree.Element("a", {"href": match.group(0)})
+            link.text = match.group(0)
+            links.append(link)
+            last = match.end()
+        if links:
+            links[-1].tail = text[last:]
+        return head, links
+
+
+class _LinkifyExtension(markdown_lib.Extension):
+    def extendMarkdown(self, md):
+        # After the inline processor (20), before prettify (10).
+        md.treeprocessors.register(_LinkifyTreeprocessor(md), "linkify", 15)
+
+
 @register.filter(name="markdown")
 def render_markdown(text: str) -> SafeString:
-    """Markdown rendered to HTML and sanitised (no raw HTML, scripts or event handlers)."""
-    html = markdown_lib.markdown(text or "", extensions=["fenced_code", "tables", "sane_lists"])
-    clean = bleach.clean(
-        html,
-        tags=ALLOWED_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
-        protocols=["http", "https", "mailto"],
-        strip=True,
+    """Markdown rendered to HTML and sanitised by nh3 (no raw HTML, scripts or event handlers).
+
+    Only the tags and attributes below survive; links keep http/https/mailto targets only and get
+    ``rel="nofollow noopener"``; bare addresses are linked by the tree processor above.
+    """
+    html = markdown_lib.markdown(
+        text or "", extensions=["fenced_code", "tables", "sane_lists", _LinkifyExtension()]
     )
-    return mark_safe(bleach.linkify(clean, callbacks=[_nofollow]))
+    clean = nh3.clean(
+        html,
+        tags=set(ALLOWED_TAGS),
+        attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
+        url_schemes={"http", "https", "mailto"},
+        link_rel="nofollow noopener",
+    )
+    return mark_safe(clean)
 
 
-def _nofollow(attrs, new=False):
-    attrs[(None, "rel")] = "nofollow noopener"
-    return attrs
-
-
-@register.filter
-def reason_label(code: str) -> str:
-    return REASON_LABELS.get(code, (code or "").replace("_", " "))
+register.filter("reason_label", reason_label)
 
 
 @register.filter
