@@ -165,7 +165,7 @@ def test_posted_batch_is_scored_by_the_worker_and_opens_the_case(
     assert body == {"accepted": 0, "duplicates": len(items)}
 
 
-def test_healthz_is_green_with_a_live_worker(live_server, worker):
+def test_healthz_is_green_with_a_live_worker(live_server, worker, champion):
     with urllib.request.urlopen(f"{live_server.url}/healthz", timeout=10) as response:
         body = json.loads(response.read())
     assert response.status == 200, body

@@ -18,6 +18,7 @@ from rest_framework.test import APIClient
 
 from fraudcases import services
 from scoring.models import ModelVersion, Rule
+from tests.alerts.helpers import matrix_objects as alert_matrix_objects
 from tests.factories import CaseFactory
 
 ROLES = ("anonymous", "investigator", "supervisor", "admin", "auditor")
@@ -43,11 +44,19 @@ EXPECTED: dict[str, dict] = {
     "attachment-download": {"status": (LOGIN, 200, 200, 200, 200)},
     "supervisor": {"status": (LOGIN, 403, 200, 200, 200)},
     "dashboard": {"status": (LOGIN, 200, 200, 200, 200)},
+    # Reporting and quality review (docs/reporting.md).
+    "dashboard-data": {"status": (LOGIN, 200, 200, 200, 200)},
+    "dashboard-csv": {"kwargs": {"chart": "volume"}, "status": (LOGIN, 200, 200, 200, 200)},
+    "qa-queue": {"status": (LOGIN, 403, 200, 200, 200)},
+    # The role is checked before the lookup: the matrix's id names no review (404).
+    "qa-review": {"status": (LOGIN, 403, 404, 404, 404)},
+    "case-report": {"status": (LOGIN, 200, 200, 200, 200)},
+    "case-sar": {"status": (LOGIN, 200, 200, 403, 403)},
     "audit-log": {"status": (LOGIN, 403, 403, 200, 200)},
     "audit-export": {"status": (LOGIN, 403, 403, 200, 200)},
     # 503 here: the test run has no worker heartbeat; either way it answers everyone.
     "healthz": {"status": (503, 503, 503, 503, 503)},
-    "metrics": {"status": (401, 200, 200, 200, 200)},
+    "metrics": {"status": (401, 403, 403, 200, 403)},  # staff (admins) or METRICS_TOKEN
     "api-cases": {"status": (API_ANON, 200, 200, 200, 200)},
     "api-case-detail": {"status": (API_ANON, 200, 200, 200, 200)},
     "api-case-action": {
@@ -66,21 +75,38 @@ EXPECTED: dict[str, dict] = {
     "api-transaction-detail": {"status": (API_ANON, 200, 200, 200, 200)},
     "api-schema": {"status": (API_ANON, 200, 200, 200, 200)},
     "api-docs": {"status": (API_ANON, 200, 200, 200, 200)},
-    "admin:index": {"status": (LOGIN, 403, 403, 200, 403)},
-    "admin:fraudcases_case_changelist": {"status": (LOGIN, 403, 403, 200, 403)},
-    "admin:fraudcases_auditevent_changelist": {"status": (LOGIN, 403, 403, 200, 403)},
+    # The admin is a triage interface for every role (what each may do per model is in
+    # fraudcases/admin_rules.py, walked by tests/test_admin_walk.py).
+    "admin:index": {"status": (LOGIN, 200, 200, 200, 200)},
+    "admin:fraudcases_case_changelist": {"status": (LOGIN, 200, 200, 200, 200)},
+    "admin:fraudcases_auditevent_changelist": {"status": (LOGIN, 403, 403, 200, 200)},
     # Rolling back needs an earlier champion; without one the page redirects with a message.
     "models-rollback": {"status": (LOGIN, 403, 302, 302, 403)},
+    # Alerts (docs/alerts.md): supervisors and admins read, resend and test; admins change.
+    "alerts-home": {"status": (LOGIN, 403, 200, 200, 403)},
+    "alerts-channel-create": {"status": (LOGIN, 403, 403, 200, 403)},
+    "alerts-channel-edit": {"status": (LOGIN, 403, 403, 200, 403)},
+    "alerts-channel-test": {"method": "post", "status": (LOGIN, 403, 302, 302, 403)},
+    "alerts-channel-pause": {
+        "method": "post",
+        "data": {"reason": "matrix"},
+        "status": (LOGIN, 403, 403, 302, 403),
+    },
+    "alerts-channel-resume": {"method": "post", "status": (LOGIN, 403, 403, 302, 403)},
+    "alerts-rule-create": {"status": (LOGIN, 403, 403, 200, 403)},
+    "alerts-rule-edit": {"status": (LOGIN, 403, 403, 200, 403)},
+    "alerts-delivery-detail": {"status": (LOGIN, 403, 200, 200, 403)},
+    "alerts-delivery-resend": {"method": "post", "status": (LOGIN, 403, 302, 302, 403)},
 }
 # URL-name prefixes with one rule for every page under them (another engineer's pages).
 PREFIX_RULES: dict[str, dict] = {
     "models-": {"status": (LOGIN, 403, 200, 200, 403)},  # model registry: supervisors, admins
     "rules-": {"status": (LOGIN, 403, 403, 200, 403)},  # detection rules: admins
-    # Django admin: admins only. Every other signed-in role gets 403, anonymous users go to the
-    # sign-in page; for admins (None) any non-error answer (object pages of a missing object
-    # redirect; read-only models refuse add/delete with 403).
-    "admin:": {"status": (LOGIN, 403, 403, None, 403)},
-    "admin/": {"status": (LOGIN, 403, 403, None, 403)},  # the admin's unnamed redirects
+    # Django admin: anonymous users go to the sign-in page; for every role (None) any non-error
+    # answer: what each role may see and change per model is the admin walk's business
+    # (tests/test_admin_walk.py), where 403 / 200 / 302 are asserted model by model.
+    "admin:": {"status": (LOGIN, None, None, None, None)},
+    "admin/": {"status": (LOGIN, None, None, None, None)},  # the admin's unnamed redirects
 }
 
 
@@ -150,6 +176,7 @@ def world(db, make_user, tmp_path, settings):
             "attachment-download": attachment.pk,
             "models-": model.pk,
             "rules-": rule.pk,
+            **alert_matrix_objects(),
         },
     }
 

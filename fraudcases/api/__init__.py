@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from ..errors import ApplicationError
+from ..outage import api_unavailable_response, is_database_unavailable
 
 
 def exception_handler(exc, context):
@@ -15,8 +16,11 @@ def exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
         body = {"detail": exc.message}
         if exc.extra:
-            body["errors"] = exc.extra
+            # Errors already under an "errors" key (the batch validator's) are not nested twice.
+            body["errors"] = exc.extra["errors"] if set(exc.extra) == {"errors"} else exc.extra
         return Response(body, status=exc.status_code)
+    if is_database_unavailable(exc):  # database down: 503 + Retry-After, never a 500
+        return api_unavailable_response(exc)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

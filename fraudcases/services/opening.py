@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
 
+from .. import metrics
 from ..audit import PendingEvent, audit_record_many
 from ..models import Case, CaseTransaction
 from ._common import LEVEL_RANK, SYSTEM_WORKER, _sla_due
@@ -84,6 +85,7 @@ def cases_open_or_attach(*, hits: list[CaseHit]) -> list[Case]:
             case, created = _open_case(hit)
             open_cases[hit.account_id] = case
         if created:
+            metrics.case_opened(priority=case.priority)
             events.append(
                 PendingEvent(
                     action="case.open",

@@ -1,15 +1,26 @@
-"""Liveness of the parts ``/healthz`` reports on: database, broker, workers."""
+"""Liveness of the parts ``/healthz`` reports on: database, broker, workers, the champion model.
+
+Each check answers ``{"ok": bool, "detail": str}``. The details (vendor, broker transport, file
+paths, exception text) are for staff only; anonymous callers of ``/healthz`` see the names of the
+failing checks and nothing else (``fraudcases.views.ops``).
+"""
 
 from __future__ import annotations
 
+import logging
 import os
-from datetime import timedelta
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from django.conf import settings
-from django.db import OperationalError, close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
-from ..models import WorkerHeartbeat
+from ..ml import file_sha256
+from ..models import ModelVersion, WorkerHeartbeat
+
+logger = logging.getLogger(__name__)
 
 
 def worker_heartbeat_record(*, hostname: str) -> None:
@@ -19,38 +30,150 @@ def worker_heartbeat_record(*, hostname: str) -> None:
         WorkerHeartbeat.objects.update_or_create(
             hostname=hostname, defaults={"last_seen": timezone.now(), "pid": os.getpid()}
         )
-    except OperationalError:
+    except DatabaseError as exc:
         # The database is down or busy: the heartbeat goes stale and /healthz says so.
-        pass
+        logger.warning("Heartbeat not recorded: %s", type(exc).__name__)
     finally:
         connection.close()
 
 
-def health_check() -> dict[str, dict]:
-    """Status of each dependency: ``{"database": {"ok": bool, "detail": str}, ...}``."""
-    from fraudcases.celery import app
+class _FileCheckCache:
+    """SHA-256 verdicts per (path, expected hash), recomputed only when the file's mtime, size
+    or inode changes: a scrape or health probe costs one ``stat``."""
 
-    checks: dict[str, dict] = {}
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[tuple[str, str], tuple[tuple[int, int, int], bool]] = {}
+
+    def matches(self, path: Path, sha256: str) -> bool:
+        stat = path.stat()  # FileNotFoundError: the caller reports a missing file
+        signature = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        key = (str(path), sha256)
+        with self._lock:
+            cached = self._items.get(key)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        ok = file_sha256(path) == sha256
+        with self._lock:
+            if len(self._items) > 16:
+                self._items.clear()
+            self._items[key] = (signature, ok)
+        return ok
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+file_check_cache = _FileCheckCache()
+
+
+def champion_file_check() -> dict:
+    """Is there a champion, and is its file present and unchanged (SHA-256)?"""
+    mv = (
+        ModelVersion.objects.filter(role=ModelVersion.Role.CHAMPION)
+        .only("version", "file_path", "sha256")
+        .first()
+    )
+    if mv is None:
+        return {"ok": False, "detail": "no champion model: run `manage.py train_model`"}
+    path = Path(mv.file_path)
+    try:
+        ok = file_check_cache.matches(path, mv.sha256)
+    except FileNotFoundError:
+        return {"ok": False, "detail": f"champion {mv.version}: file {path} is missing"}
+    except OSError as exc:
+        return {"ok": False, "detail": f"champion {mv.version}: file {path} unreadable ({exc})"}
+    if not ok:
+        return {
+            "ok": False,
+            "detail": f"champion {mv.version}: file {path} does not match its SHA-256",
+        }
+    return {"ok": True, "detail": f"champion {mv.version}"}
+
+
+def audit_check_status() -> dict | None:
+    """The latest audit-chain verification (``fraudcases.audit.audit_last_check``), normalised:
+    ``{"ok", "checked", "at" (aware datetime or None), "reason"}``; None when never run."""
+    from fraudcases import audit
+
+    last_check = getattr(audit, "audit_last_check", None)
+    if last_check is None:
+        return None
+    try:
+        result = last_check()
+    except DatabaseError:
+        raise
+    except Exception:  # a broken status reader must not take /metrics down with it
+        logger.exception("audit_last_check failed")
+        return None
+    if not result:
+        return None
+    at = result.get("at")
+    if isinstance(at, str):
+        try:
+            at = datetime.fromisoformat(at)
+        except ValueError:
+            at = None
+    if isinstance(at, datetime) and timezone.is_naive(at):
+        at = at.replace(tzinfo=UTC)
+    return {
+        "ok": bool(result.get("ok")),
+        "checked": result.get("checked"),
+        "at": at if isinstance(at, datetime) else None,
+        "reason": result.get("reason") or "",
+    }
+
+
+def _database_check() -> dict:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-        checks["database"] = {"ok": True, "detail": connection.vendor}
-    except Exception as exc:  # noqa: BLE001 - any failure means "not healthy", reported verbatim
-        checks["database"] = {"ok": False, "detail": f"{type(exc).__name__}: {exc}"}
+    except Exception as exc:  # noqa: BLE001 - any failure means "not healthy"
+        # A broken connection is dropped so the next probe reconnects.
+        connection.close_if_unusable_or_obsolete()
+        return {"ok": False, "detail": f"{type(exc).__name__}: {exc}".strip()}
+    return {"ok": True, "detail": connection.vendor}
+
+
+def _broker_check() -> dict:
+    from fraudcases.celery import app
+
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
-        checks["broker"] = {"ok": True, "detail": app.conf.broker_url.split("://")[0]}
     except Exception as exc:  # noqa: BLE001
-        checks["broker"] = {"ok": False, "detail": f"{type(exc).__name__}: {exc}"}
-    if checks["database"]["ok"]:
-        fresh_after = timezone.now() - timedelta(seconds=settings.WORKER_HEARTBEAT_STALE_SECONDS)
-        alive = WorkerHeartbeat.objects.filter(last_seen__gte=fresh_after).count()
+        return {"ok": False, "detail": f"{type(exc).__name__}: {exc}"}
+    return {"ok": True, "detail": app.conf.broker_url.split("://")[0]}
+
+
+def health_check() -> dict[str, dict]:
+    """Status of each dependency: ``{"database": {"ok": bool, "detail": str}, ...}``.
+
+    ``database``, ``broker``, ``worker`` (a heartbeat newer than
+    ``WORKER_HEARTBEAT_STALE_SECONDS``) and ``model`` (a champion whose file is present and
+    matches its SHA-256; a scoring worker cannot score without it).
+    """
+    checks: dict[str, dict] = {"database": _database_check(), "broker": _broker_check()}
+    if not checks["database"]["ok"]:
+        unknown = {"ok": False, "detail": "unknown: database unavailable"}
+        checks["worker"] = dict(unknown)
+        checks["model"] = dict(unknown)
+        return checks
+    try:
+        stale = settings.WORKER_HEARTBEAT_STALE_SECONDS
+        alive = WorkerHeartbeat.objects.filter(
+            last_seen__gte=timezone.now() - timedelta(seconds=stale)
+        ).count()
         checks["worker"] = {
             "ok": alive > 0,
-            "detail": f"{alive} worker(s) seen in the last "
-            f"{settings.WORKER_HEARTBEAT_STALE_SECONDS} s",
+            "detail": f"{alive} worker(s) seen in the last {stale} s",
         }
-    else:
-        checks["worker"] = {"ok": False, "detail": "unknown: database unavailable"}
+        checks["model"] = champion_file_check()
+    except DatabaseError as exc:
+        connection.close_if_unusable_or_obsolete()
+        lost = {"ok": False, "detail": f"database lost during the check: {type(exc).__name__}"}
+        checks["database"] = lost
+        checks["worker"] = dict(lost)
+        checks["model"] = dict(lost)
     return checks
