@@ -135,8 +135,10 @@ def test_healthz_names_a_missing_or_altered_champion_file(staff_client, champion
 @pytest.mark.django_db
 def test_model_file_hash_is_cached_until_the_file_changes(champion, monkeypatch):
     calls = []
-    real = health.file_sha256
-    monkeypatch.setattr(health, "file_sha256", lambda p: calls.append(p) or real(p))
+    from scoring.services import registry
+
+    real = registry.file_sha256
+    monkeypatch.setattr(registry, "file_sha256", lambda p: calls.append(p) or real(p))
     health.file_check_cache.clear()
     assert health.champion_file_check()["ok"]
     assert health.champion_file_check()["ok"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,8 +16,8 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
-from ..ml import file_sha256
 from ..models import ModelVersion, WorkerHeartbeat
+from .registry import file_check_cache
 
 logger = logging.getLogger(__name__)
 
@@ -35,37 +34,6 @@ def worker_heartbeat_record(*, hostname: str) -> None:
         logger.warning("Heartbeat not recorded: %s", type(exc).__name__)
     finally:
         connection.close()
-
-
-class _FileCheckCache:
-    """SHA-256 verdicts per (path, expected hash), recomputed only when the file's mtime, size
-    or inode changes: a scrape or health probe costs one ``stat``."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._items: dict[tuple[str, str], tuple[tuple[int, int, int], bool]] = {}
-
-    def matches(self, path: Path, sha256: str) -> bool:
-        stat = path.stat()  # FileNotFoundError: the caller reports a missing file
-        signature = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-        key = (str(path), sha256)
-        with self._lock:
-            cached = self._items.get(key)
-        if cached is not None and cached[0] == signature:
-            return cached[1]
-        ok = file_sha256(path) == sha256
-        with self._lock:
-            if len(self._items) > 16:
-                self._items.clear()
-            self._items[key] = (signature, ok)
-        return ok
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-file_check_cache = _FileCheckCache()
 
 
 def champion_file_check() -> dict:

@@ -261,12 +261,12 @@ def model_train(
     there are not enough labels to train.
     """
     from ..ml import train
-    from ..selectors import champion_model, transactions_frame
+    from ..selectors import champion_model, training_frame
 
     if policy not in ("auto", "promote", "candidate"):
         raise ValueError(f"Unknown policy {policy!r}")
     _check_actor(actor)
-    trained = train(transactions_frame(), seed=seed)
+    trained = train(training_frame(), seed=seed)
     mv = model_register(trained=trained, actor=actor, actor_label=actor_label)
     if policy == "promote" or (policy == "auto" and champion_model() is None):
         mv = model_promote(model_version=mv, actor=actor, actor_label=actor_label)
@@ -278,8 +278,46 @@ def model_train(
 # --- Loading --------------------------------------------------------------------------------
 
 
+class _FileCheckCache:
+    """SHA-256 verdicts per (path, expected hash), recomputed only when the file's mtime, size
+    or inode changes: a scrape or health probe costs one ``stat``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[tuple[str, str], tuple[tuple[int, int, int], bool]] = {}
+
+    def matches(self, path: Path, sha256: str) -> bool:
+        stat = path.stat()  # FileNotFoundError: the caller reports a missing file
+        signature = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        key = (str(path), sha256)
+        with self._lock:
+            cached = self._items.get(key)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        ok = file_sha256(path) == sha256
+        with self._lock:
+            if len(self._items) > 16:
+                self._items.clear()
+            self._items[key] = (signature, ok)
+        return ok
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+# Shared by the artifact cache (every batch) and /healthz (every probe).
+file_check_cache = _FileCheckCache()
+
+
 class _ArtifactCache:
-    """Loaded artifacts keyed by (pk, sha256): a file is read and verified once per process."""
+    """Loaded artifacts keyed by (pk, sha256): a file is read and verified once per process.
+
+    A cached artifact is only handed out while its file is still there and unchanged (one
+    ``stat`` per call, the hash recomputed only when the file changed): a model file that was
+    deleted or altered under a running worker stops scoring until it is restored, as it would
+    for a worker that starts now.
+    """
 
     def __init__(self, max_items: int = 4):
         self._lock = threading.Lock()
@@ -288,10 +326,23 @@ class _ArtifactCache:
 
     def load(self, mv: ModelVersion) -> dict[str, Any]:
         key = (mv.pk, mv.sha256)
+        path = Path(mv.file_path)
+        try:
+            unchanged = file_check_cache.matches(path, mv.sha256)
+        except OSError as exc:
+            raise ModelIntegrityError(
+                f"Model {mv.version}: file {path} is missing or unreadable ({exc.strerror}); "
+                "refusing to load it."
+            ) from exc
+        if not unchanged:
+            raise ModelIntegrityError(
+                f"Model {mv.version}: file {path} does not match its registered SHA-256; "
+                "refusing to load it."
+            )
         with self._lock:
             artifact = self._items.get(key)
             if artifact is None:
-                artifact = load_artifact(Path(mv.file_path), sha256=mv.sha256)
+                artifact = load_artifact(path, sha256=mv.sha256)
                 logger.info("Loaded model %s (%s)", mv.version, mv.role)
                 while len(self._items) >= self.max_items:
                     self._items.pop(next(iter(self._items)))

@@ -372,13 +372,6 @@ def test_champion_file_corrupted_then_deleted_before_a_worker_starts(deployment,
     _check_and_record(dep, record, "champion file corrupted/deleted", worker, ids, seen)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap (reported to ingest): a worker that already loaded and verified the "
-    "champion keeps scoring from memory after its file is altered or deleted "
-    "(scoring.services.registry._ArtifactCache never re-checks the file); remove this mark "
-    "once it re-checks (a stat per batch, scoring.services.health.file_check_cache)",
-)
 def test_champion_file_corrupted_under_a_running_worker(deployment, workers, record):
     """The same with a worker that had loaded (and verified) the model before the file was
     altered: it must not go on scoring with what the file no longer is."""
