@@ -119,7 +119,7 @@ def test_supervisor_sees_escalation_and_approves_a_four_eyes_closure(new_page, t
 
     sup.get_by_role("navigation", name="Main").get_by_role("link", name="Dashboard").click()
     expect(sup.get_by_role("heading", name="Dashboard")).to_be_visible()
-    expect(sup.locator("#stat-precision")).to_have_text("100%")
+    expect(sup.locator("[data-tile=precision]")).to_have_text("100.0%")  # docs/reporting.md
     shot(sup, "dashboard")
     critical.refresh_from_db()
     assert critical.status == Case.Status.CLOSED and critical.closed_by == team["supervisor"]

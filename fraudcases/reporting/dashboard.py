@@ -1,0 +1,699 @@
+"""The dashboard's charts: one grouped query per chart, cached briefly, exported as CSV.
+
+Every chart is a :class:`Chart` in :data:`CHARTS`: its columns and a function that runs one
+grouped query for the filters and returns rows of JSON-ready values (str, int, float, None).
+The page embeds those rows (``json_script``), the static script draws them, and
+``/dashboard/<chart>.csv`` writes the very same rows, so what is downloaded is what is shown.
+
+Definitions (docs/reporting.md has the long form):
+
+- *flagged*: a transaction scored ``high`` or ``critical``; *flagged rate*: flagged / scored;
+- *alert precision*: the share of closed cases closed as ``fraud_confirmed``; a case counts for
+  every model version (or rule) among its transactions;
+- *time to first action*: from the case's ``case.open`` audit event (or its creation) to the
+  first audit event by a person; *time to close*: from creation to closure;
+- *overturn rate*: overturned quality reviews / completed reviews of the period's closures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import models as m
+from django.db.models import (
+    Count,
+    F,
+    FloatField,
+    IntegerField,
+    Min,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import (
+    Cast,
+    Coalesce,
+    ExtractHour,
+    ExtractIsoWeekDay,
+    Round,
+    TruncDate,
+)
+from django.utils import timezone
+
+from scoring.models import Rule, Transaction
+
+from ..models import AuditEvent, Case, CaseTransaction, QAReview
+from ..permissions import user_can
+from .filters import DashboardFilters
+from .sql import Median, Seconds
+
+FLAGGED_LEVELS = ("high", "critical")
+S = Case.Status
+D = Case.Disposition
+# At most this many rules get a precision / overturn column (one conditional count each).
+MAX_RULES = 40
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+Row = list[Any]
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One chart: what it shows (``kind`` tells the script how to draw it) and its query."""
+
+    name: str
+    title: str
+    kind: str
+    columns: tuple[str, ...]
+    compute: Callable[[DashboardFilters], list[Row]]
+    description: str = ""
+
+
+def _ratio(part: int | None, whole: int | None) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _hours(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds / 3600.0, 2)
+
+
+def _money(value: Decimal | None) -> str:
+    return f"{(value or Decimal(0)):.2f}"
+
+
+def _day(value) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+# --- Transactions ---------------------------------------------------------------------------
+
+
+def _volume(f: DashboardFilters) -> list[Row]:
+    found = {
+        _day(r["day"]): r
+        for r in f.transactions()
+        .annotate(day=TruncDate("occurred_at"))
+        .values("day")
+        .annotate(
+            transactions=Count("id"),
+            scored=Count("id", filter=Q(risk_score__isnull=False)),
+            flagged=Count("id", filter=Q(risk_level__in=FLAGGED_LEVELS)),
+        )
+    }
+    rows = []
+    for day in f.days:
+        r = found.get(day.isoformat(), {"transactions": 0, "scored": 0, "flagged": 0})
+        rows.append(
+            [
+                day.isoformat(),
+                r["transactions"],
+                r["scored"],
+                r["flagged"],
+                _ratio(r["flagged"], r["scored"]),
+            ]
+        )
+    return rows
+
+
+def _score_bands(f: DashboardFilters) -> list[Row]:
+    counts = [0] * 10
+    for r in (
+        f.transactions()
+        .filter(risk_score__isnull=False)
+        .annotate(band=Cast(F("risk_score") / 10, IntegerField()))
+        .values("band")
+        .annotate(n=Count("id"))
+    ):
+        counts[min(int(r["band"]), 9)] += r["n"]  # 100 belongs to the top band
+    return [[f"{10 * i}-{10 * i + 9 if i < 9 else 100}", n] for i, n in enumerate(counts)]
+
+
+def _heatmap(f: DashboardFilters) -> list[Row]:
+    found = {
+        (r["wd"], r["hr"]): r["n"]
+        for r in f.transactions()
+        .filter(risk_level__in=FLAGGED_LEVELS)
+        .annotate(wd=ExtractIsoWeekDay("occurred_at"), hr=ExtractHour("occurred_at"))
+        .values("wd", "hr")
+        .annotate(n=Count("id"))
+    }
+    return [
+        [WEEKDAYS[wd - 1], hr, found.get((wd, hr), 0)] for wd in range(1, 8) for hr in range(24)
+    ]
+
+
+def _map(f: DashboardFilters) -> list[Row]:
+    """Flagged transactions with coordinates, counted per 1° cell (at most 2,000 cells)."""
+    rows = (
+        f.transactions()
+        .filter(risk_level__in=FLAGGED_LEVELS, latitude__isnull=False, longitude__isnull=False)
+        .annotate(lat=Round("latitude"), lon=Round("longitude"))
+        .values("lat", "lon")
+        .annotate(n=Count("id"))
+        .order_by("-n", "lat", "lon")[:2000]
+    )
+    return [[float(r["lat"]), float(r["lon"]), r["n"]] for r in rows]
+
+
+def _top(field: str) -> Callable[[DashboardFilters], list[Row]]:
+    def compute(f: DashboardFilters) -> list[Row]:
+        rows = (
+            f.transactions()
+            .exclude(**{field: ""})
+            .values(field)
+            .annotate(
+                transactions=Count("id"),
+                labelled=Count("id", filter=Q(is_fraud__isnull=False)),
+                fraud=Count("id", filter=Q(is_fraud=True)),
+            )
+            .filter(labelled__gte=settings.REPORTING_TOP_MIN_LABELLED, fraud__gt=0)
+            .annotate(rate=Cast(F("fraud"), FloatField()) / Cast(F("labelled"), FloatField()))
+            .order_by("-rate", "-fraud", field)[:10]
+        )
+        return [
+            [r[field], r["transactions"], r["labelled"], r["fraud"], round(r["rate"], 4)]
+            for r in rows
+        ]
+
+    return compute
+
+
+# --- Cases ----------------------------------------------------------------------------------
+
+
+def _case_flow(f: DashboardFilters) -> list[Row]:
+    opened = (
+        f.cases(Case.objects.all(), date_field="created_at")
+        .annotate(day=TruncDate("created_at"), kind=Value("opened"))
+        .values_list("day", "kind")
+        .annotate(n=Count("id"))
+    )
+    closed = (
+        f.cases(Case.objects.filter(status=S.CLOSED), date_field="closed_at")
+        .annotate(day=TruncDate("closed_at"), kind=Value("closed"))
+        .values_list("day", "kind")
+        .annotate(n=Count("id"))
+    )
+    found = {(_day(day), kind): n for day, kind, n in opened.union(closed, all=True)}
+    return [
+        [
+            d.isoformat(),
+            found.get((d.isoformat(), "opened"), 0),
+            found.get((d.isoformat(), "closed"), 0),
+        ]
+        for d in f.days
+    ]
+
+
+def _sla_state(now) -> m.Case:
+    soon = [
+        m.When(
+            priority=priority,
+            due_at__lte=now + timedelta(seconds=hours * 3600 * settings.CASE_SLA_DUE_SOON_SHARE),
+            then=Value("due_soon"),
+        )
+        for priority, hours in settings.CASE_SLA_HOURS.items()
+    ]
+    return m.Case(
+        m.When(due_at__isnull=True, then=Value("no_due")),
+        m.When(due_at__lte=now, then=Value("breached")),
+        *soon,
+        default=Value("ok"),
+        output_field=m.CharField(),
+    )
+
+
+SLA_COLUMNS = ("breached", "due_soon", "ok", "no_due")
+
+
+def _backlog(f: DashboardFilters) -> list[Row]:
+    """Open cases now (whatever the date range) by priority and SLA state."""
+    found = {
+        (r["priority"], r["sla"]): r["n"]
+        for r in f.cases(Case.objects.filter(status__in=Case.OPEN_STATUSES), date_field=None)
+        .annotate(sla=_sla_state(timezone.now()))
+        .values("priority", "sla")
+        .annotate(n=Count("id"))
+    }
+    return [
+        [p, *(found.get((p, s), 0) for s in SLA_COLUMNS)] for p in reversed(Case.Priority.values)
+    ]
+
+
+def _first_action_seconds() -> Seconds:
+    # Min() over the case's events (not ORDER BY id LIMIT 1, which PostgreSQL may plan as a
+    # walk of the whole log in id order): one index lookup on the case per case.
+    first = (
+        AuditEvent.objects.filter(case=OuterRef("pk"), actor__isnull=False)
+        .order_by()
+        .values("case")
+        .annotate(at=Min("created_at"))
+        .values("at")
+    )
+    opened = (
+        AuditEvent.objects.filter(case=OuterRef("pk"), action="case.open")
+        .order_by()
+        .values("case")
+        .annotate(at=Min("created_at"))
+        .values("at")
+    )
+    return Seconds(Subquery(first), Coalesce(Subquery(opened), F("created_at")))
+
+
+def _handling(f: DashboardFilters) -> list[Row]:
+    """Cases closed in the range, by priority: medians of time to first action and to close."""
+    found = {
+        r["priority"]: r
+        for r in f.cases(Case.objects.filter(status=S.CLOSED), date_field="closed_at")
+        .values("priority")
+        .annotate(
+            n=Count("id"),
+            first=Median(_first_action_seconds()),
+            close=Median(Seconds(F("closed_at"), F("created_at"))),
+        )
+    }
+    rows = []
+    for p in reversed(Case.Priority.values):
+        r = found.get(p, {"n": 0, "first": None, "close": None})
+        rows.append([p, r["n"], _hours(r["first"]), _hours(r["close"])])
+    return rows
+
+
+def _money_rows(f: DashboardFilters) -> list[Row]:
+    """Amount of the transactions in open cases (now) and in cases closed as fraud in the
+    range, per currency."""
+    closed_fraud = Q(
+        case__status=S.CLOSED,
+        case__disposition=D.FRAUD_CONFIRMED,
+        case__closed_at__gte=f.since,
+        case__closed_at__lt=f.until,
+    )
+    open_q = Q(case__status__in=Case.OPEN_STATUSES)
+    rows = (
+        CaseTransaction.objects.filter(f.case_q(case_path="case"))
+        .filter(open_q | closed_fraud)
+        .order_by()
+        .values("transaction__currency")
+        .annotate(
+            at_risk=Sum("transaction__amount", filter=open_q),
+            open_cases=Count("case", distinct=True, filter=open_q),
+            confirmed=Sum("transaction__amount", filter=closed_fraud),
+            fraud_cases=Count("case", distinct=True, filter=closed_fraud),
+        )
+        .order_by("transaction__currency")
+    )
+    return [
+        [
+            r["transaction__currency"],
+            _money(r["at_risk"]),
+            r["open_cases"],
+            _money(r["confirmed"]),
+            r["fraud_cases"],
+        ]
+        for r in rows
+    ]
+
+
+def _dispositions(f: DashboardFilters) -> list[Row]:
+    found = dict(
+        f.cases(Case.objects.filter(status=S.CLOSED), date_field="closed_at")
+        .values_list("disposition")
+        .annotate(n=Count("id"))
+        .values_list("disposition", "n")
+    )
+    return [[value, found.get(value, 0)] for value in D.values]
+
+
+def _closed_links(f: DashboardFilters):
+    return CaseTransaction.objects.filter(
+        f.case_q(case_path="case"),
+        case__status=S.CLOSED,
+        case__closed_at__gte=f.since,
+        case__closed_at__lt=f.until,
+    ).order_by()
+
+
+def _precision_by_model(f: DashboardFilters) -> list[Row]:
+    rows = (
+        _closed_links(f)
+        .values("transaction__model_version__version")
+        .annotate(
+            closed=Count("case", distinct=True),
+            fraud=Count("case", distinct=True, filter=Q(case__disposition=D.FRAUD_CONFIRMED)),
+        )
+        .order_by("transaction__model_version__version")
+    )
+    return [
+        [
+            r["transaction__model_version__version"] or "(none)",
+            r["closed"],
+            r["fraud"],
+            _ratio(r["fraud"], r["closed"]),
+        ]
+        for r in rows
+    ]
+
+
+def _rule_names() -> list[str]:
+    return list(Rule.objects.order_by("name").values_list("name", flat=True)[:MAX_RULES])
+
+
+def _rule_q(path: str, name: str) -> Q:
+    # Rules put ``{"code": "rule:<name>", ...}`` into the reasons; names are unique.
+    return Q(**{f"{path}reasons__icontains": f'"rule:{name}"'})
+
+
+def _precision_by_rule(f: DashboardFilters) -> list[Row]:
+    names = _rule_names()
+    if not names:
+        return []
+    fraud = Q(case__disposition=D.FRAUD_CONFIRMED)
+    counts = {}
+    for i, name in enumerate(names):
+        hit = _rule_q("transaction__", name)
+        counts[f"c{i}"] = Count("case", distinct=True, filter=hit)
+        counts[f"f{i}"] = Count("case", distinct=True, filter=hit & fraud)
+    totals = _closed_links(f).aggregate(**counts)
+    return [
+        [name, totals[f"c{i}"], totals[f"f{i}"], _ratio(totals[f"f{i}"], totals[f"c{i}"])]
+        for i, name in enumerate(names)
+        if totals[f"c{i}"]
+    ]
+
+
+def _open_at_risk(f: DashboardFilters) -> list[Row]:
+    """The ten open cases with the most money in their transactions."""
+    rows = (
+        f.cases(Case.objects.filter(status__in=Case.OPEN_STATUSES), date_field=None)
+        .annotate(amount=Sum("case_transactions__transaction__amount"))
+        .filter(amount__isnull=False)
+        .order_by("-amount", "id")
+        .values("id", "account_id", "priority", "risk_score", "amount", "assignee__username")[:10]
+    )
+    return [
+        [
+            r["id"],
+            r["account_id"],
+            r["priority"],
+            r["risk_score"],
+            _money(r["amount"]),
+            r["assignee__username"] or "",
+        ]
+        for r in rows
+    ]
+
+
+# --- Quality review -------------------------------------------------------------------------
+
+
+def _reviews(f: DashboardFilters):
+    return (
+        QAReview.objects.filter(
+            f.case_q(case_path="case"),
+            closed_at__gte=f.since,
+            closed_at__lt=f.until,
+        )
+        .exclude(verdict="")
+        .order_by()
+    )
+
+
+OVERTURN = Q(verdict=QAReview.Verdict.OVERTURN)
+
+
+def _overturns_by_investigator(f: DashboardFilters) -> list[Row]:
+    rows = (
+        _reviews(f)
+        .values("investigator__username")
+        .annotate(reviewed=Count("id"), overturned=Count("id", filter=OVERTURN))
+        .order_by("investigator__username")
+    )
+    return [
+        [
+            r["investigator__username"] or "(unknown)",
+            r["reviewed"],
+            r["overturned"],
+            _ratio(r["overturned"], r["reviewed"]),
+        ]
+        for r in rows
+    ]
+
+
+def _overturns_by_model(f: DashboardFilters) -> list[Row]:
+    version = "case__case_transactions__transaction__model_version__version"
+    rows = (
+        _reviews(f)
+        .values(version)
+        .annotate(
+            reviewed=Count("id", distinct=True),
+            overturned=Count("id", distinct=True, filter=OVERTURN),
+        )
+        .order_by(version)
+    )
+    return [
+        [
+            r[version] or "(none)",
+            r["reviewed"],
+            r["overturned"],
+            _ratio(r["overturned"], r["reviewed"]),
+        ]
+        for r in rows
+    ]
+
+
+def _overturns_by_rule(f: DashboardFilters) -> list[Row]:
+    names = _rule_names()
+    if not names:
+        return []
+    counts = {}
+    for i, name in enumerate(names):
+        hit = _rule_q("case__case_transactions__transaction__", name)
+        counts[f"c{i}"] = Count("id", distinct=True, filter=hit)
+        counts[f"o{i}"] = Count("id", distinct=True, filter=hit & OVERTURN)
+    totals = _reviews(f).aggregate(**counts)
+    return [
+        [name, totals[f"c{i}"], totals[f"o{i}"], _ratio(totals[f"o{i}"], totals[f"c{i}"])]
+        for i, name in enumerate(names)
+        if totals[f"c{i}"]
+    ]
+
+
+_RATE = ("closed_cases", "fraud_confirmed", "precision")
+_OVERTURN = ("reviewed", "overturned", "overturn_rate")
+_TOP = ("transactions", "labelled", "fraud", "fraud_rate")
+
+CHARTS: tuple[Chart, ...] = (
+    Chart(
+        "volume",
+        "Transaction volume and flagged rate",
+        "volume",
+        ("day", "transactions", "scored", "flagged", "flagged_rate"),
+        _volume,
+        "Per day; flagged = scored high or critical; rate = flagged / scored.",
+    ),
+    Chart(
+        "score_bands",
+        "Risk-score distribution",
+        "bar",
+        ("band", "transactions"),
+        _score_bands,
+        "Scored transactions per band of ten points.",
+    ),
+    Chart(
+        "case_flow",
+        "Cases opened and closed per day",
+        "flow",
+        ("day", "opened", "closed"),
+        _case_flow,
+    ),
+    Chart(
+        "backlog",
+        "Open cases by priority and SLA state",
+        "stacked",
+        ("priority", *SLA_COLUMNS),
+        _backlog,
+        "Open now, whatever the date range.",
+    ),
+    Chart(
+        "handling",
+        "Median hours to first action and to closure",
+        "grouped",
+        ("priority", "cases_closed", "median_hours_to_first_action", "median_hours_to_close"),
+        _handling,
+        "Cases closed in the range, by priority.",
+    ),
+    Chart(
+        "money",
+        "Amount at risk and confirmed as fraud",
+        "money",
+        ("currency", "at_risk_open", "open_cases", "confirmed_fraud", "fraud_cases"),
+        _money_rows,
+        "At risk: transactions of open cases now; confirmed: cases closed as fraud in the range.",
+    ),
+    Chart(
+        "dispositions",
+        "Closed cases by disposition",
+        "bar",
+        ("disposition", "cases"),
+        _dispositions,
+        "Cases closed in the range.",
+    ),
+    Chart(
+        "open_at_risk",
+        "Open cases with the most money at risk",
+        "table",
+        ("case", "account", "priority", "risk", "amount", "assignee"),
+        _open_at_risk,
+    ),
+    Chart(
+        "precision_model",
+        "Alert precision per model version",
+        "rate",
+        ("model_version", *_RATE),
+        _precision_by_model,
+        "Share of the range's closed cases confirmed as fraud.",
+    ),
+    Chart(
+        "precision_rule",
+        "Alert precision per rule",
+        "rate",
+        ("rule", *_RATE),
+        _precision_by_rule,
+        "Closed cases with a transaction the rule fired on.",
+    ),
+    Chart(
+        "top_merchants",
+        "Top merchants by fraud rate",
+        "rate",
+        ("merchant", *_TOP),
+        _top("merchant_id"),
+        "Fraud / labelled transactions; at least REPORTING_TOP_MIN_LABELLED labelled.",
+    ),
+    Chart(
+        "top_categories",
+        "Top categories by fraud rate",
+        "rate",
+        ("category", *_TOP),
+        _top("merchant_category"),
+    ),
+    Chart(
+        "top_countries", "Top countries by fraud rate", "rate", ("country", *_TOP), _top("country")
+    ),
+    Chart(
+        "heatmap",
+        "Flagged transactions by weekday and hour",
+        "heatmap",
+        ("weekday", "hour", "flagged"),
+        _heatmap,
+    ),
+    Chart(
+        "map",
+        "Where flagged transactions happened",
+        "map",
+        ("latitude", "longitude", "flagged"),
+        _map,
+        "Flagged transactions with coordinates, per 1° cell.",
+    ),
+    Chart(
+        "overturn_investigator",
+        "Quality review: overturn rate per investigator",
+        "rate",
+        ("investigator", *_OVERTURN),
+        _overturns_by_investigator,
+    ),
+    Chart(
+        "overturn_model",
+        "Quality review: overturn rate per model version",
+        "rate",
+        ("model_version", *_OVERTURN),
+        _overturns_by_model,
+    ),
+    Chart(
+        "overturn_rule",
+        "Quality review: overturn rate per rule",
+        "rate",
+        ("rule", *_OVERTURN),
+        _overturns_by_rule,
+    ),
+)
+CHARTS_BY_NAME: dict[str, Chart] = {c.name: c for c in CHARTS}
+
+
+def data_version() -> str:
+    """Changes whenever a case changes (every change is audited) or a transaction arrives:
+    part of the cache key, so the dashboard never shows a case change a minute late. Two
+    index lookups."""
+    last_event = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first()
+    last_txn = Transaction.objects.order_by("-id").values_list("id", flat=True).first()
+    return f"{last_event or 0}.{last_txn or 0}"
+
+
+def chart_rows(
+    *, user, chart: Chart, filters: DashboardFilters, version: str | None = None
+) -> list[Row] | None:
+    """The chart's rows for the filters, cached ``REPORTING_CACHE_SECONDS`` (0: not cached)
+    for the current :func:`data_version`; ``None`` when the user may not read the dashboard
+    (fail closed)."""
+    if not user_can(user, "dashboard.view"):
+        return None
+    seconds = settings.REPORTING_CACHE_SECONDS
+    if seconds <= 0:
+        return chart.compute(filters)
+    key = f"{filters.cache_key(chart.name)}:{version or data_version()}"
+    rows = cache.get(key)
+    if rows is None:
+        rows = chart.compute(filters)
+        cache.set(key, rows, seconds)
+    return rows
+
+
+def dashboard_charts(*, user, filters: DashboardFilters) -> dict[str, dict[str, Any]] | None:
+    """Every chart: ``{name: {"title", "kind", "columns", "rows", "description"}}``."""
+    if not user_can(user, "dashboard.view"):
+        return None
+    version = data_version() if settings.REPORTING_CACHE_SECONDS > 0 else None
+    return {
+        chart.name: {
+            "title": chart.title,
+            "kind": chart.kind,
+            "columns": list(chart.columns),
+            "rows": chart_rows(user=user, chart=chart, filters=filters, version=version),
+            "description": chart.description,
+        }
+        for chart in CHARTS
+    }
+
+
+def dashboard_tiles(charts: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Headline figures, derived from the charts' rows (no query of their own)."""
+    backlog = charts["backlog"]["rows"]
+    money = charts["money"]["rows"]
+    dispositions = dict(charts["dispositions"]["rows"])
+    volume = charts["volume"]["rows"]
+    closed_cases = sum(r[2] for r in charts["case_flow"]["rows"])
+    scored = sum(r[2] for r in volume)
+    flagged = sum(r[3] for r in volume)
+    handling = [r for r in charts["handling"]["rows"] if r[1]]
+    reviews = charts["overturn_investigator"]["rows"]
+    reviewed = sum(r[1] for r in reviews)
+    return {
+        "open_cases": sum(sum(r[1:]) for r in backlog),
+        "sla_breached": sum(r[1] for r in backlog),
+        "at_risk": [(r[0], r[1]) for r in money if r[2]],
+        "confirmed": [(r[0], r[3]) for r in money if r[4]],
+        "transactions": sum(r[1] for r in volume),
+        "flagged_rate": _ratio(flagged, scored),
+        "closed_cases": closed_cases,
+        "precision": _ratio(dispositions.get(D.FRAUD_CONFIRMED, 0), sum(dispositions.values())),
+        "handled": sum(r[1] for r in handling),
+        "overturn_rate": _ratio(sum(r[2] for r in reviews), reviewed),
+        "reviewed": reviewed,
+    }
