@@ -95,13 +95,16 @@ def _amount_text(row: pd.Series, raw: pd.Series) -> str | None:
     if np.isnan(ratio) or ratio <= 0:
         return f"{amount:,.2f} on an account with no payments in the previous 30 days"
     usual = amount / ratio
+    if not np.isfinite(usual):
+        return None
     if ratio >= 1:
         text = f"{_times(ratio)} this account's {basis} ({amount:,.2f} vs {usual:,.2f})"
         if _num(row, "amount_ratio_max_30d") > 1:
             text += ", its largest in 30 days"
         return text
+    share = f"{ratio:.2f}×" if ratio >= 0.01 else "under 1 %"
     return (
-        f"{amount:,.2f}, only {ratio:.2f}× this account's {basis} of {usual:,.2f} "
+        f"{amount:,.2f}, only {share} of this account's {basis} of {usual:,.2f} "
         "(small amounts can be card testing)"
     )
 

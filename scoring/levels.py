@@ -11,9 +11,9 @@ The displayed risk (0-100, one decimal) is a monotone map of the model's log-odd
 - below ``medium``: the rank among normal traffic, scaled to 0-40 (so 20 ≈ a typical payment);
 - ``medium`` → ``high`` → ``critical``: linear in log-odds between the anchors 40, 70 and 90
   (the same anchors as the settings' RISK_LEVEL_THRESHOLDS, so a displayed 70 is ``high``);
-- above ``critical``: linear in log-odds from 90 up to the largest log-odds a probability can
-  have here (1 − 1e-9), so two critical alerts whose odds differ by a fifth of a unit or more
-  (0.990 vs 0.992, 0.9999 vs 0.99992) always show different risks.
+- above ``critical``: half a point per unit of log-odds from 90 (capped at 99.9), so two critical
+  alerts whose odds differ by a quarter of a unit or more (0.990 vs 0.9925, 0.9999 vs
+  0.99992) always show different risks until the cap, twenty units above the threshold.
 
 Pure numpy: no Django, the same code at training (to calibrate) and serving (to map).
 """
@@ -30,7 +30,8 @@ ANCHORS = {"medium": 40.0, "high": 70.0, "critical": 90.0}
 # Quantiles of normal traffic kept for the rank part of the display map.
 REFERENCE_POINTS = 201
 _EPS = 1e-9
-MAX_LOG_ODDS = float(np.log((1 - _EPS) / _EPS))
+# Displayed points per unit of log-odds above the critical threshold.
+CRITICAL_POINTS_PER_LOG_ODDS = 0.5
 
 
 def log_odds(probabilities) -> np.ndarray:
@@ -157,10 +158,7 @@ def display_risk(calibration: LevelCalibration, probabilities) -> np.ndarray:
             ANCHORS[lower] + (ANCHORS[upper] - ANCHORS[lower]) * (odds[band] - t[lower]) / width
         )
     top = odds >= t["critical"]
-    ceiling = max(MAX_LOG_ODDS - t["critical"], _EPS)
-    out[top] = ANCHORS["critical"] + (100 - ANCHORS["critical"]) * (
-        (odds[top] - t["critical"]) / ceiling
-    )
+    out[top] = ANCHORS["critical"] + CRITICAL_POINTS_PER_LOG_ODDS * (odds[top] - t["critical"])
     # One decimal, but never rounded across a level boundary or up to 100.
     shown = np.floor(out * 10) / 10
     return np.clip(shown, 0.0, 99.9)
