@@ -12,7 +12,7 @@ LOCK_PYTHON := 3.11
 UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --generate-hashes --universal \
 	--python-version $(LOCK_PYTHON) --index-url https://pypi.org/simple
 
-.PHONY: demo test test-fast check-deploy smoke chaos lock install install-dev lint format migrate \
+.PHONY: demo test test-fast check-deploy smoke chaos assets lock install install-dev lint format migrate \
 	seed run clean bench
 
 $(VENV)/bin/activate:
@@ -56,7 +56,12 @@ demo: seed
 	@echo " Stop with Ctrl-C."
 	@echo "================================================================"
 	@echo
-	LOG_FORMAT=$${LOG_FORMAT:-plain} $(VENV)/bin/honcho start -f Procfile  # Procfile: demo settings
+	LOG_FORMAT=$${LOG_FORMAT:-plain} ALERTS_BASE_URL=$${ALERTS_BASE_URL:-http://127.0.0.1:$(WEB_PORT)} \
+	  $(VENV)/bin/honcho start -f Procfile $(DEMO_PROCESSES)  # Procfile: demo settings
+
+# The demo's processes; the Redis Streams consumer only when a Redis is configured (the
+# embedded broker has none, and honcho stops everything when one process exits).
+DEMO_PROCESSES = web worker beat feed alerts $(if $(or $(STREAM_REDIS_URL),$(filter redis://% rediss://%,$(CELERY_BROKER_URL))),stream)
 
 # Everything but smoke and chaos (those start whole deployments: make smoke, make chaos).
 test: install-dev
@@ -101,6 +106,10 @@ lint: install-dev
 format: install-dev
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+# Rebuild the vendored chart library and map outlines from the pinned npm packages.
+assets:
+	bash assets/build.sh
 
 bench: install-dev
 	$(PY) -m pytest bench -q -p no:cacheprovider

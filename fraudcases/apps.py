@@ -20,3 +20,7 @@ class FraudcasesConfig(AppConfig):
         from .audit import install_sqlite_guard
 
         install_sqlite_guard()
+        # Closures are sampled for quality review as soon as they commit (beat sweeps too).
+        from .quality import receivers
+
+        receivers.connect()

@@ -22,6 +22,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {
         "NAME": env.str("SQLITE_TEST_PATH", default=str(VAR_DIR / "test.sqlite3"))
     }
+# This run's own audit anchors (no test reads anchors another run left behind).
+AUDIT_ANCHOR_PATH = Path(
+    env.str(
+        "AUDIT_ANCHOR_PATH",
+        default=str(Path(tempfile.gettempdir()) / f"fraudcases-anchors-{os.getpid()}.jsonl"),
+    )
+)
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 # A queue of this test run's own, so a demo worker on the same broker never takes its tasks.
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default=f"fraudcases-test-{os.getpid()}")
