@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .ensemble import booster
-from .features import compute_features
+from .features import compute_features, usable_rows
 from .ml import precision_at_budget, predict_proba, ranking_metrics, train
 
 RAW_COLUMNS = [
@@ -116,8 +116,8 @@ def evaluate(frame: pd.DataFrame, *, holdout: float = 0.3, seed: int = 0) -> dic
     if not 0 < holdout < 1:
         raise ValueError("--holdout must be between 0 and 1 (e.g. 0.3).")
     started = time.monotonic()
-    frame = frame.copy()
-    frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], utc=True)
+    # Rows features cannot use are left out and reported (``skipped`` in the result).
+    frame, skipped = usable_rows(frame)
     if "id" not in frame:
         frame["id"] = np.arange(1, len(frame) + 1)
     frame = frame.sort_values(["occurred_at", "id"], kind="stable")
@@ -175,6 +175,7 @@ def evaluate(frame: pd.DataFrame, *, holdout: float = 0.3, seed: int = 0) -> dic
         "candidate_mode": candidate.summary["mode"],
         "candidate_features": artifact["feature_names"],
         "raw_columns": RAW_COLUMNS,
+        "skipped": skipped,
         "seconds": round(time.monotonic() - started, 1),
     }
 

@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .fields import TRANSACTION_FIELDS
+
 LOOKBACK = timedelta(days=30)
 MINUTE = 60
 HOUR = 3600
@@ -47,21 +49,10 @@ RATE_SMOOTHING = 30.0
 MAX_METADATA_FEATURES = 20
 VELOCITY_WINDOWS = (("10m", 10 * MINUTE), ("1h", HOUR), ("24h", DAY), ("7d", 7 * DAY))
 
-# Columns a frame must have to compute features (``id`` orders same-instant transactions).
-INPUT_COLUMNS = [
-    "id",
-    "account_id",
-    "amount",
-    "occurred_at",
-    "merchant_id",
-    "merchant_category",
-    "channel",
-    "country",
-    "latitude",
-    "longitude",
-    "device_id",
-    "counterparty_id",
-]
+# Columns a frame must have to compute features (``id`` orders same-instant transactions): the
+# transaction fields (scoring.fields) except those no feature reads.
+_NOT_FEATURE_INPUTS = ("external_id", "currency", "ip_address", "metadata")
+INPUT_COLUMNS = ["id", *(f for f in TRANSACTION_FIELDS if f not in _NOT_FEATURE_INPUTS)]
 _TEXT_COLUMNS = (
     "account_id",
     "merchant_id",
@@ -111,6 +102,39 @@ FEATURE_NAMES = [
 RATE_FEATURES = ["merchant_fraud_rate", "category_fraud_rate"]
 _RATE_COLUMNS = {"merchant_fraud_rate": "merchant_id", "category_fraud_rate": "merchant_category"}
 METADATA_PREFIX = "meta_"
+
+
+def usable_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The rows features can be computed for, and how many were left out, by reason.
+
+    Training and evaluation read whatever the database holds, including rows stored before the
+    ingestion validator's bounds existed; a row without a usable time, amount or account is
+    skipped (and counted) instead of stopping the run. Counts a loader already made (rows it did
+    not read) come in ``frame.attrs["skipped"]`` and are added.
+    """
+    skipped = dict(frame.attrs.get("skipped", {}))
+    if frame.empty:
+        return frame, skipped
+    occurred = pd.to_datetime(frame["occurred_at"], utc=True, errors="coerce")
+    amount = pd.to_numeric(frame["amount"], errors="coerce").astype(float)
+    account = frame["account_id"].fillna("").astype(str).str.strip()
+    problems = {
+        "occurred_at missing or outside 1678-2262": occurred.isna().to_numpy(),
+        "amount missing, not finite or not positive": ~(
+            np.isfinite(amount.to_numpy()) & (amount.to_numpy() > 0)
+        ),
+        "account_id missing": (account == "").to_numpy(),
+    }
+    bad = np.zeros(len(frame), dtype=bool)
+    for reason, mask in problems.items():
+        new = mask & ~bad
+        if new.any():
+            skipped[reason] = skipped.get(reason, 0) + int(new.sum())
+        bad |= mask
+    out = frame.loc[~bad].copy()
+    out["occurred_at"] = occurred[~bad]
+    out.attrs["skipped"] = skipped
+    return out, skipped
 
 
 def empty_frame() -> pd.DataFrame:
@@ -518,12 +542,21 @@ def compute_features(frame: pd.DataFrame, artifact: dict[str, Any] | None = None
     df = _prepare(frame)
     features = _behavioural(df)
     if spec is None:  # no artifact, or one from before learned rates and metadata existed
-        return features if names == FEATURE_NAMES else features[names]
+        return _finite(features if names == FEATURE_NAMES else features[names])
     parts = [features]
     if any(name in RATE_FEATURES for name in names):
         parts.append(_rates_from_tables(df, spec["rates"]))
     parts.append(_metadata_features(frame, spec["metadata_keys"]))
-    return pd.concat(parts, axis=1)[names].astype(float)
+    return _finite(pd.concat(parts, axis=1)[names].astype(float))
+
+
+def _finite(features: pd.DataFrame) -> pd.DataFrame:
+    """Infinities (a ratio over a zero, or prefix sums cancelling out around huge amounts) are
+    missing values, as the model and the explanations expect: finite numbers or NaN."""
+    values = features.to_numpy(dtype=float)
+    if np.isinf(values).any():
+        features = features.replace([np.inf, -np.inf], np.nan)
+    return features
 
 
 def compute_training_features(

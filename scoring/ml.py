@@ -21,7 +21,7 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from .ensemble import fit_ensemble
-from .features import compute_training_features, feature_spec
+from .features import compute_training_features, feature_spec, usable_rows
 
 ALGORITHM = "Ensemble: gradient boosting + IsolationForest novelty, logistic calibration"
 ALGORITHM_UNSUPERVISED = "IsolationForest novelty on behavioural features (no labels yet)"
@@ -70,15 +70,15 @@ def train(frame: pd.DataFrame, *, seed: int = 0) -> TrainedModel:
     """Train the ensemble on a history of transactions (labels in ``is_fraud``: 1, 0 or unknown).
 
     All rows serve as history for the features and for the novelty detector; labelled rows train
-    the supervised part when there are enough of each class. ``metrics`` are measured on the
-    latest 20 % of labelled rows by time, scored by a booster that never saw them (empty when the
-    model is unsupervised).
+    the supervised part when there are enough of each class. Rows features cannot use (no valid
+    time, amount or account) are skipped and counted in ``summary["skipped"]``. ``metrics`` are
+    measured on the latest 20 % of labelled rows by time, scored by a booster that never saw them
+    (empty when the model is unsupervised).
     """
     started = time.monotonic()
+    frame, skipped = usable_rows(frame)
     if frame.empty:
-        raise ValueError("No transactions to train on.")
-    frame = frame.copy()
-    frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], utc=True)
+        raise ValueError(f"No transactions to train on{_skipped_text(skipped)}.")
     if "id" not in frame:
         frame["id"] = np.arange(1, len(frame) + 1)
     frame = frame.sort_values(["occurred_at", "id"], kind="stable")
@@ -118,6 +118,7 @@ def train(frame: pd.DataFrame, *, seed: int = 0) -> TrainedModel:
         fraud = frame["is_fraud"].fillna(0).astype(bool).to_numpy()
         patterns = frame.loc[fraud, "fraud_pattern"].fillna("")
         summary["patterns"] = {k or "unknown": int(v) for k, v in patterns.value_counts().items()}
+    summary["skipped"] = skipped
     summary["train_seconds"] = round(time.monotonic() - started, 2)
     artifact = {
         "estimator": ensemble,
@@ -128,6 +129,12 @@ def train(frame: pd.DataFrame, *, seed: int = 0) -> TrainedModel:
         "mode": ensemble.mode,
     }
     return TrainedModel(artifact=artifact, metrics=metrics, summary=summary)
+
+
+def _skipped_text(skipped: dict[str, int]) -> str:
+    if not skipped:
+        return ""
+    return " (skipped: " + "; ".join(f"{n:,} with {why}" for why, n in skipped.items()) + ")"
 
 
 def save_artifact(artifact: dict[str, Any], path: Path) -> str:
@@ -161,7 +168,13 @@ def load_artifact(path: Path, *, sha256: str) -> dict[str, Any]:
             f"Model file {path} has SHA-256 {actual[:12]}…, registry expects {sha256[:12]}…; "
             "refusing to load it."
         )
-    return joblib.load(path)
+    try:
+        artifact = joblib.load(path)
+    except Exception as exc:
+        raise ModelIntegrityError(f"Model file {path} cannot be loaded: {exc}") from exc
+    if not isinstance(artifact, dict) or "estimator" not in artifact:
+        raise ModelIntegrityError(f"Model file {path} is not a model artifact.")
+    return artifact
 
 
 def predict_proba(artifact: dict[str, Any], features: pd.DataFrame) -> np.ndarray:

@@ -15,6 +15,14 @@ class RiskLevel(models.TextChoices):
     CRITICAL = "critical", "Critical"
 
 
+class LabelSource(models.TextChoices):
+    """Where a transaction's training label (``Transaction.is_fraud``) came from."""
+
+    GENERATOR = "generator", "Synthetic generator"
+    IMPORT = "import", "Imported label column"
+    DISPOSITION = "disposition", "Case disposition"
+
+
 class Transaction(models.Model):
     """One payment event from an external system, and its scoring result.
 
@@ -33,6 +41,7 @@ class Transaction(models.Model):
         API = "api", "API"
         IMPORT = "import", "CSV import"
         SYNTHETIC = "synthetic", "Synthetic generator"
+        STREAM = "stream", "Stream consumer"
 
     external_id = models.CharField(max_length=100, unique=True)
     account_id = models.CharField(max_length=100)
@@ -74,7 +83,13 @@ class Transaction(models.Model):
     )
 
     # Ground truth where known: generator labels, imported labels, investigators' dispositions.
+    # Written only by ``scoring.services.labels`` (with its source and time); every reader of
+    # labels (training, evaluation, live precision, rule preview) reads ``is_fraud`` alone.
     is_fraud = models.BooleanField(null=True, blank=True)
+    label_source = models.CharField(
+        max_length=16, choices=LabelSource.choices, blank=True, default=""
+    )
+    labelled_at = models.DateTimeField(null=True, blank=True)
     fraud_pattern = models.CharField(max_length=32, blank=True, default="")
 
     class Meta:
@@ -184,7 +199,9 @@ class Rule(models.Model):
     """A declarative detection rule edited by admins, e.g. ``amount > 10000 and new_country``.
 
     When the expression holds for a transaction, its risk score is raised to at least
-    ``risk_floor`` and ``reason`` is added to its reasons.
+    ``risk_floor`` and ``reason`` is added to its reasons. A rule that fails while a batch is
+    scored is skipped for that batch; ``error_count``, ``last_error`` and ``last_error_at`` record
+    it (shown on ``/rules/`` and in ``/metrics``) and never stop scoring.
     """
 
     name = models.CharField(max_length=100, unique=True)
@@ -197,6 +214,10 @@ class Rule(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Run-time failures (the rule was skipped for a batch); written by scoring, not by editing.
+    error_count = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    last_error_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]

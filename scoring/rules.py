@@ -15,19 +15,26 @@ is ever evaluated; nothing is passed to ``eval``. Allowed:
 
 A comparison involving a missing value (a feature that could not be computed, an absent field)
 is false, so a rule never fires on data it cannot see.
+
+Constants are bounded when a rule is compiled (numbers finite and within ±``MAX_NUMBER``, text at
+most ``MAX_TEXT`` characters), so a saved rule cannot overflow at run time. Should a rule still
+fail while a batch is evaluated, :func:`rules_apply` skips it for that batch and reports the
+error; the other rules and the model's scores are unaffected.
+
+This module imports no Django: it raises its own :class:`RuleError`, which the services map to
+the application error.
 """
 
 from __future__ import annotations
 
 import ast
 import difflib
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-
-from fraudcases.errors import ApplicationError
 
 from . import features as feature_module
 
@@ -47,6 +54,10 @@ RAW_FIELDS: dict[str, str] = {
 }
 MAX_EXPRESSION_LENGTH = 1000
 MAX_NODES = 200
+# Bounds of the constants in a rule: far beyond any amount or feature value, small enough that
+# comparing them with float columns can never overflow.
+MAX_NUMBER = 1e15
+MAX_TEXT = 200
 
 _COMPARE_OPS = {
     ast.Eq: "==",
@@ -85,11 +96,12 @@ _CONSTRUCT_NAMES = {
 }
 
 
-class RuleError(ApplicationError):
+class RuleError(Exception):
     """An expression that cannot be a rule; the message says what is wrong and where."""
 
     def __init__(self, message: str):
-        super().__init__(message, extra={"expression": [message]})
+        super().__init__(message)
+        self.message = message
 
 
 def allowed_names(extra_features: Iterable[str] = ()) -> dict[str, str]:
@@ -183,8 +195,11 @@ class _Checker:
             if isinstance(value, bool):
                 return "bool"
             if isinstance(value, int | float):
+                self.bounded(node, value)
                 return "number"
             if isinstance(value, str):
+                if len(value) > MAX_TEXT:
+                    raise self.fail(node, f"Text constants are limited to {MAX_TEXT} characters")
                 return "text"
             raise self.fail(node, f"Not allowed: the constant {value!r}")
         if (
@@ -194,6 +209,7 @@ class _Checker:
             and isinstance(node.operand.value, int | float)
             and not isinstance(node.operand.value, bool)
         ):
+            self.bounded(node, node.operand.value)
             return "number"
         if isinstance(node, ast.List | ast.Tuple):
             raise self.fail(node, "A list can only follow `in` or `not in`")
@@ -206,6 +222,12 @@ class _Checker:
                 "conditions with and/or",
             )
         raise self.disallowed(node)
+
+    def bounded(self, node: ast.AST, value: int | float) -> None:
+        """Numbers are finite and within ±MAX_NUMBER (a 400-digit integer would overflow)."""
+        # Python compares a huge int with a float exactly, without converting it.
+        if (isinstance(value, float) and not math.isfinite(value)) or abs(value) > MAX_NUMBER:
+            raise self.fail(node, f"Numbers in rules are limited to ±{MAX_NUMBER:.0e} (finite)")
 
     def compare(self, node: ast.Compare) -> None:
         left = node.left
@@ -369,20 +391,42 @@ def _apply(symbol: str, a, b):
 
 @dataclass
 class RuleHits:
-    """Result of :func:`rules_apply`: per row, the highest floor and the rules that fired."""
+    """Result of :func:`rules_apply`: per row, the highest floor and the rules that fired; and
+    the rules that failed on this frame (skipped), with their error."""
 
     floors: np.ndarray  # int, 0 where no rule fired
     fired: list[list[int]]  # indexes into the rules list, per row
+    errors: dict[int, str] = field(default_factory=dict)  # index into the rules list → error
+
+
+def rule_evaluate(rule: CompiledRule, frame: pd.DataFrame) -> np.ndarray:
+    """``rule.evaluate(frame)``, with any failure raised as a :class:`RuleError` naming it."""
+    try:
+        with np.errstate(all="ignore"):
+            mask = rule.evaluate(frame)
+    except RuleError:
+        raise
+    except Exception as exc:  # a checked rule should not fail; if it does, say how
+        raise RuleError(f"Failed at run time: {type(exc).__name__}: {exc}"[:500]) from exc
+    if mask.shape != (len(frame),):
+        raise RuleError(f"Gave {mask.shape} results for {len(frame)} rows.")
+    return mask
 
 
 def rules_apply(compiled: list[tuple[CompiledRule, int]], frame: pd.DataFrame) -> RuleHits:
-    """Evaluate ``(rule, floor)`` pairs over ``frame``."""
+    """Evaluate ``(rule, floor)`` pairs over ``frame``. A rule that fails is skipped and its
+    error recorded in ``errors``; it never stops the other rules."""
     n = len(frame)
     floors = np.zeros(n, dtype=int)
     fired: list[list[int]] = [[] for _ in range(n)]
+    errors: dict[int, str] = {}
     for j, (rule, floor) in enumerate(compiled):
-        mask = rule.evaluate(frame)
+        try:
+            mask = rule_evaluate(rule, frame)
+        except RuleError as exc:
+            errors[j] = exc.message
+            continue
         floors = np.where(mask, np.maximum(floors, floor), floors)
         for i in np.flatnonzero(mask):
             fired[i].append(j)
-    return RuleHits(floors=floors, fired=fired)
+    return RuleHits(floors=floors, fired=fired, errors=errors)

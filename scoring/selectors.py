@@ -6,20 +6,15 @@ from collections.abc import Iterable
 from datetime import datetime
 
 import pandas as pd
-from django.db.models import F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 
 from fraudcases.permissions import user_can
 
 from .features import INPUT_COLUMNS, LOOKBACK
-from .models import ModelVersion, Transaction
+from .models import LabelSource, ModelVersion, Transaction
+from .schema import STORABLE_MAX, STORABLE_MIN
 
 FRAME_FIELDS = [*INPUT_COLUMNS, "is_fraud", "fraud_pattern", "metadata"]
-_CASE_FIELDS = {
-    "case_status": F("case_link__case__status"),
-    "case_disposition": F("case_link__case__disposition"),
-}
-# Investigators' decisions as labels; ``inconclusive`` (and open cases) stay unknown.
-DISPOSITION_LABELS = {"fraud_confirmed": 1.0, "legitimate": 0.0}
 
 
 def _frame(rows: Iterable[dict], columns: list[str]) -> pd.DataFrame:
@@ -33,22 +28,17 @@ def _frame(rows: Iterable[dict], columns: list[str]) -> pd.DataFrame:
 def transactions_frame(*, queryset: QuerySet | None = None, labels: bool = True) -> pd.DataFrame:
     """All (or the given) transactions as a frame of feature inputs, ``metadata`` and labels.
 
-    ``is_fraud`` is the transaction's own label when it has one (generator, imported label
-    column), else the disposition of the closed case it is linked to: ``fraud_confirmed`` → 1,
-    ``legitimate`` → 0, ``inconclusive`` → unknown (NaN). ``labels=False`` skips the case join
-    (the scoring worker never looks at labels).
+    ``is_fraud`` is the transaction's training label as ``scoring.services.labels`` stored it
+    (1.0, 0.0, or NaN when unknown), whatever its source. ``labels=False`` leaves the column as
+    stored (the scoring worker never looks at labels).
     """
     qs = queryset if queryset is not None else Transaction.objects.all()
-    qs = qs.order_by()
-    if not labels:
-        return _frame(qs.values(*FRAME_FIELDS).iterator(chunk_size=5000), FRAME_FIELDS)
-    columns = [*FRAME_FIELDS, *_CASE_FIELDS]
-    frame = _frame(qs.values(*FRAME_FIELDS, **_CASE_FIELDS).iterator(chunk_size=5000), columns)
-    own = pd.to_numeric(frame["is_fraud"].map({True: 1.0, False: 0.0}), errors="coerce")
-    closed = frame["case_status"] == "closed"
-    decided = frame["case_disposition"].map(DISPOSITION_LABELS).where(closed)
-    frame["is_fraud"] = own.fillna(decided).astype(float)
-    return frame.drop(columns=list(_CASE_FIELDS))
+    frame = _frame(qs.order_by().values(*FRAME_FIELDS).iterator(chunk_size=5000), FRAME_FIELDS)
+    if labels:
+        frame["is_fraud"] = pd.to_numeric(
+            frame["is_fraud"].map({True: 1.0, False: 0.0}), errors="coerce"
+        ).astype(float)
+    return frame
 
 
 def history_frame(
@@ -115,52 +105,36 @@ def pending_stale_ids(*, older_than: datetime, limit: int) -> list[int]:
 # (appended by the lifecycle work; the frame functions above belong to the feature pipeline)
 
 
-def _closed_case_label():
-    """Label of a transaction from the disposition of the closed case it belongs to, else its
-    own known label (generator, import)."""
-    from django.db.models import BooleanField, F, Value, When
-    from django.db.models import Case as CaseWhen
-
-    return CaseWhen(
-        When(
-            case_link__case__status="closed",
-            case_link__case__disposition="fraud_confirmed",
-            then=Value(True),
-        ),
-        When(
-            case_link__case__status="closed",
-            case_link__case__disposition="legitimate",
-            then=Value(False),
-        ),
-        default=F("is_fraud"),
-        output_field=BooleanField(null=True),
-    )
+def _label():
+    """A transaction's training label: the one stored field (see ``scoring.services.labels``)."""
+    return F("is_fraud")
 
 
 def model_live_precision() -> dict[int, dict[str, float | int | None]]:
-    """Per model version (pk): closed cases, how many were confirmed fraud, and the share.
+    """Per model version (pk): cases decided by a disposition label on transactions it scored,
+    how many of them were labelled fraud, and the share.
 
     A case belongs to the model version that scored its transactions (a case holding
-    transactions scored by two versions counts for both).
+    transactions scored by two versions counts for both); it counts once its transactions carry
+    a disposition label (closed as fraud_confirmed or legitimate; reopened or inconclusive cases
+    carry none).
     """
-    from django.db.models import Count
-
-    from fraudcases.models import CaseTransaction
-
     rows = (
-        CaseTransaction.objects.filter(
-            case__status="closed", transaction__model_version__isnull=False
+        Transaction.objects.filter(
+            model_version__isnull=False,
+            case_link__isnull=False,
+            label_source=LabelSource.DISPOSITION,
         )
         .order_by()
-        .values("transaction__model_version")
+        .values("model_version")
         .annotate(
-            closed=Count("case", distinct=True),
-            fraud=Count("case", distinct=True, filter=Q(case__disposition="fraud_confirmed")),
-            legitimate=Count("case", distinct=True, filter=Q(case__disposition="legitimate")),
+            closed=Count("case_link__case", distinct=True),
+            fraud=Count("case_link__case", distinct=True, filter=Q(is_fraud=True)),
+            legitimate=Count("case_link__case", distinct=True, filter=Q(is_fraud=False)),
         )
     )
     return {
-        r["transaction__model_version"]: {
+        r["model_version"]: {
             "closed": r["closed"],
             "fraud": r["fraud"],
             "legitimate": r["legitimate"],
@@ -193,7 +167,7 @@ def challenger_comparison(*, challenger: ModelVersion, limit: int = 200_000) -> 
             risk_score__isnull=False,
         )
         .order_by("-occurred_at")
-        .annotate(label=_closed_case_label())
+        .annotate(label=_label())
         .values_list("account_id", "risk_score", "challenger_score", "label")[:limit]
     )
     if not rows:
@@ -270,7 +244,7 @@ def rule_preview_frame(*, limit: int) -> pd.DataFrame:
     rows = list(
         Transaction.objects.filter(status=Transaction.Status.SCORED)
         .order_by("-occurred_at", "-id")
-        .annotate(label=_closed_case_label())
+        .annotate(label=_label())
         .values(*RULE_PREVIEW_RAW, "features", "risk_score", "label")[:limit]
     )
     raw = pd.DataFrame.from_records(
@@ -310,3 +284,16 @@ def evaluation_reports_for_user(*, user) -> QuerySet:
     if not user_can(user, "model.view"):
         return EvaluationReport.objects.none()
     return EvaluationReport.objects.select_related("model_version").order_by("-created_at", "-id")
+
+
+def training_frame() -> pd.DataFrame:
+    """``transactions_frame`` over the rows training and evaluation can read: rows stored with a
+    time outside what pandas holds (before the ingestion bounds existed) are not read at all,
+    and counted in ``frame.attrs["skipped"]`` (``scoring.features.usable_rows`` adds the rest)."""
+    everything = Transaction.objects.all()
+    readable = Q(occurred_at__gte=STORABLE_MIN, occurred_at__lt=STORABLE_MAX)
+    outside = everything.exclude(readable).count()
+    frame = transactions_frame(queryset=everything.filter(readable))
+    if outside:
+        frame.attrs["skipped"] = {"occurred_at missing or outside 1678-2262": outside}
+    return frame

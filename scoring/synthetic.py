@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from .fields import LABEL_FIELDS, TABLE_COLUMNS
+
 FRAUD_PATTERNS = (
     "card_testing",
     "account_takeover",
@@ -34,26 +36,10 @@ FRAUD_PATTERNS = (
     "new_geography",
     "collusion_ring",
 )
-COLUMNS = [
-    "external_id",
-    "account_id",
-    "amount",
-    "currency",
-    "occurred_at",
-    "merchant_id",
-    "merchant_category",
-    "channel",
-    "country",
-    "latitude",
-    "longitude",
-    "device_id",
-    "ip_address",
-    "counterparty_id",
-    "is_fraud",
-    "fraud_pattern",
-]
+# The generator's frame: the table columns of a transaction, labels last (scoring.fields).
+COLUMNS = list(TABLE_COLUMNS)
 # Keys a live record may carry (the API payload): everything except the labels.
-RECORD_KEYS = tuple(COLUMNS[:-2])
+RECORD_KEYS = tuple(c for c in COLUMNS if c not in LABEL_FIELDS)
 # Live records never carry these when they are empty (the API prefers a missing key to null).
 _OPTIONAL_KEYS = ("latitude", "longitude", "device_id", "ip_address", "counterparty_id")
 

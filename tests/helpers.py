@@ -6,7 +6,7 @@ import pandas as pd
 
 from scoring.management.commands.generate_transactions import frame_to_items
 from scoring.models import Transaction
-from scoring.services.ingest import transactions_ingest
+from scoring.services.ingest import transactions_store
 
 RECENT_DAYS = 3
 
@@ -22,7 +22,7 @@ def split_history(
 def load_history(frame: pd.DataFrame) -> int:
     """Store rows as imported history (labelled, not scored live)."""
     items = frame_to_items(frame.drop(columns=["id"], errors="ignore"))
-    return transactions_ingest(
+    return transactions_store(
         items=items, source=Transaction.Source.SYNTHETIC, mode="history"
     ).accepted
 

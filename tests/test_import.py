@@ -276,3 +276,22 @@ def test_numeric_metadata_become_model_features(tmp_path, synthetic_history):
     assert "meta_home_zip" not in trained.artifact["feature_names"]  # identifies the customer
     assert trained.summary["metadata_features"] == ["meta_partner_score"]
     json.dumps(trained.summary)  # the registry stores it as JSON
+
+
+@pytest.mark.django_db
+def test_import_applies_the_ingest_bounds_by_line(tmp_path):
+    path = write_csv(
+        tmp_path / "bounds.csv",
+        ["when", "card", "amt", "note"],
+        [
+            ["2025-01-01T10:00:00Z", "4111", "12.50", "fine"],  # line 2
+            ["2300-01-01T00:00:00Z", "4111", "12.50", "future"],  # 3: after the window
+            ["2025-01-01T10:00:00Z", "4111", "12.50", "x" * 9000],  # 4: metadata too large
+            ["2025-01-01T10:00:00Z", "a" * 101, "12.50", "long id"],  # 5: account_id too long
+        ],
+    )
+    _, err = run(str(path), "--map", "occurred_at=when", "account_id=card", "amount=amt")
+    assert Transaction.objects.count() == 1
+    assert "line 3: occurred_at: Date-time is after" in err
+    assert "line 4: metadata: At most 8,192 bytes" in err
+    assert "line 5: account_id: Ensure this field has no more than 100 characters." in err

@@ -95,7 +95,6 @@ def test_bad_rules_are_rejected_with_a_message_naming_the_problem(expression, me
     with pytest.raises(RuleError) as info:
         compile_rule(expression)
     assert message in info.value.message
-    assert info.value.extra == {"expression": [info.value.message]}
 
 
 def test_errors_say_where():
@@ -234,7 +233,7 @@ def test_preview_counts_what_a_rule_would_do(history_loaded, admin):
     )
     small = rule_preview(actor=admin, expression="amount > 500", risk_floor=50, limit=10)
     assert small.rows == 10
-    with pytest.raises(RuleError):
+    with pytest.raises(ApplicationError, match="Syntax error"):
         rule_preview(actor=admin, expression="amount >", risk_floor=50)
     with pytest.raises(ApplicationError, match="Preview between"):
         rule_preview(actor=admin, expression="amount > 1", risk_floor=50, limit=0)

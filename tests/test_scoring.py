@@ -12,21 +12,17 @@ from django.utils import timezone
 
 from fraudcases.models import AuditEvent, Case, CaseTransaction
 from fraudcases.services import CaseHit, cases_open_or_attach
-from scoring.api.serializers import TransactionInSerializer
 from scoring.models import Transaction
-from scoring.services.ingest import transactions_ingest, transactions_requeue_stale
+from scoring.services.ingest import transactions_requeue_stale, transactions_submit
 from scoring.services.scoring import NoChampionModelError, transactions_score
 from scoring.tasks import score_batch
 from tests.helpers import api_items, load_history, split_history
 
 
 def ingest_recent(frame) -> list[int]:
-    items = []
-    for item in api_items(frame):
-        serializer = TransactionInSerializer(data=item)
-        serializer.is_valid(raise_exception=True)
-        items.append(dict(serializer.validated_data))
-    return transactions_ingest(items=items, mode="sync").ids
+    return transactions_submit(
+        items=api_items(frame), source=Transaction.Source.API, mode="sync"
+    ).ids
 
 
 @pytest.fixture
@@ -184,7 +180,7 @@ def test_without_a_champion_transactions_stay_pending(db, synthetic_history):
 
 @pytest.mark.django_db
 def test_sweeper_requeues_stale_pending_then_gives_up(
-    synthetic_history, monkeypatch, settings, django_capture_on_commit_callbacks
+    champion, synthetic_history, monkeypatch, settings, django_capture_on_commit_callbacks
 ):
     sent: list[list[int]] = []
     monkeypatch.setattr(

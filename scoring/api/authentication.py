@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from ..models import ApiKey
@@ -71,3 +72,20 @@ class IsApiClient:
 
     def has_object_permission(self, request, view, obj) -> bool:
         return self.has_permission(request, view)
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    """Describes :class:`ApiKeyAuthentication` in the OpenAPI schema (``Authorization:
+    Api-Key <key>``), so clients and fuzzers know how to authenticate."""
+
+    target_class = ApiKeyAuthentication
+    name = "ApiKeyAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "A machine credential: `Authorization: Api-Key <key>` (keys come from "
+            "`manage.py create_api_key`).",
+        }

@@ -9,6 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from fraudcases.audit import audit_record
+from fraudcases.errors import ApplicationError
+from fraudcases.permissions import ensure_allowed
 
 from ..models import ApiKey
 
@@ -41,11 +43,35 @@ def api_key_create(*, name: str, actor=None) -> tuple[ApiKey, str]:
 
 @transaction.atomic
 def api_key_revoke(*, key: ApiKey, actor=None) -> ApiKey:
-    """Revoke a key; requests with it are refused from now on."""
+    """Revoke a key; requests with it are refused from now on. ``actor`` None is the command
+    line (``manage.py``); a person needs ``apikey.manage``."""
+    if actor is not None:
+        ensure_allowed(actor, "apikey.manage")
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
         audit_record(action="apikey.revoke", actor=actor, obj=key, after={"prefix": key.prefix})
+    return key
+
+
+@transaction.atomic
+def api_key_rename(*, key: ApiKey, actor, name: str) -> ApiKey:
+    """Rename a key (admins). The name labels its audit events (``api:<name>``) from now on, so
+    the change is audited with the old and the new name."""
+    ensure_allowed(actor, "apikey.manage")
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise ApplicationError(
+            "An API key needs a name (at most 100 characters).", {"name": ["1–100 characters."]}
+        )
+    key = ApiKey.objects.select_for_update().get(pk=key.pk)
+    if key.name != name:
+        before = {"name": key.name}
+        key.name = name
+        key.save(update_fields=["name"])
+        audit_record(
+            action="apikey.rename", actor=actor, obj=key, before=before, after={"name": name}
+        )
     return key
 
 

@@ -10,7 +10,7 @@ from fraudcases.audit import audit_record
 
 from ..evaluation import evaluate
 from ..models import EvaluationReport
-from ..selectors import champion_model, transactions_frame
+from ..selectors import champion_model, training_frame
 
 
 def _json_ready(value: Any) -> Any:
@@ -31,7 +31,7 @@ def evaluation_run(*, holdout: float = 0.3, seed: int = 0, actor=None) -> Evalua
     Raises ``ValueError`` with an explanation when the data cannot be split into a training part
     and a hold-out that both have fraud and legitimate labels.
     """
-    frame = transactions_frame()
+    frame = training_frame()
     report = _json_ready(evaluate(frame, holdout=holdout, seed=seed))
     return evaluation_report_create(report=report, holdout=holdout, actor=actor)
 

@@ -2,17 +2,16 @@
 
 The file is streamed twice with constant memory: once to hash it (ids of rows without a mapped
 ``external_id`` are ``<first 16 hex of the SHA-256>-<line number>``, so re-importing the same file
-adds nothing), once to read it in chunks. Each row is checked with the API's own serializer, so an
-import accepts exactly what ``POST /api/v1/transactions`` accepts; a bad line is reported with its
-number and skipped, the rest goes in. Columns that are not mapped go into ``metadata`` (numbers as
-numbers, so numeric ones can become model features); ``drop`` keeps columns out altogether (e.g.
-cardholder names and addresses that no model should see).
+adds nothing), once to read it in chunks. Each chunk is checked by the one ingestion validator
+(``scoring.schema``), so an import accepts exactly what ``POST /api/v1/transactions`` accepts; a
+bad line is reported with its number and skipped, the rest goes in. Columns that are not mapped
+go into ``metadata`` (numbers as numbers, so numeric ones can become model features); ``drop``
+keeps columns out altogether (e.g. cardholder names and addresses that no model should see).
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import re
 from collections.abc import Callable
@@ -25,16 +24,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fraudcases.audit import audit_record
 from fraudcases.errors import ApplicationError
 
-from ..api.serializers import TransactionInSerializer
+from ..fields import FRAUD_PATTERN_MAX_LENGTH, TRANSACTION_FIELDS
+from ..ml import file_sha256
 from ..models import Transaction
-from .ingest import transactions_ingest
+from ..schema import validate_items
+from .ingest import transactions_store
 
 CHUNK_SIZE = 5000
 # Fields a column (or a constant) can be mapped to: the API's fields plus the fraud pattern name.
-MAPPABLE_FIELDS = (
-    *(f for f in TransactionInSerializer().fields if f != "metadata"),
-    "fraud_pattern",
-)
+MAPPABLE_FIELDS = (*(f for f in TRANSACTION_FIELDS if f != "metadata"), "fraud_pattern")
+# What a file must give (external ids are made up from the file's hash and line when absent).
 REQUIRED_FIELDS = ("account_id", "amount", "occurred_at")
 TRUE_LABELS = frozenset({"1", "true", "t", "yes", "y", "fraud"})
 FALSE_LABELS = frozenset({"0", "false", "f", "no", "n", "legit", "legitimate", ""})
@@ -160,14 +159,6 @@ def _error_text(errors: dict) -> str:
     return "; ".join(parts)
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def transactions_import(
     *,
     path: Path,
@@ -221,7 +212,9 @@ def transactions_import(
         extra = [(name, i) for name, i in position.items() if name not in used]
         field_index = {f: position[c] for f, c in columns.items()}
         label_index = position[label_column] if label_column else None
+        # Raw items of the chunk being read, with their line numbers and labels.
         chunk: list[dict] = []
+        chunk_lines: list[tuple[int, bool | None, str]] = []
 
         def bad(line: int, message: str) -> None:
             result.bad += 1
@@ -233,14 +226,31 @@ def transactions_import(
         def flush() -> None:
             if not chunk:
                 return
-            stored = transactions_ingest(
-                items=chunk,
+            cleaned, errors = validate_items(chunk, allow_repeats=True)
+            valid = []
+            for index, (item, (line, is_fraud, fraud_pattern)) in enumerate(
+                zip(cleaned, chunk_lines, strict=True)
+            ):
+                if item is None:
+                    bad(line, _error_text(errors[str(index)]))
+                    continue
+                if is_fraud is not None:
+                    item["is_fraud"] = is_fraud
+                    result.labelled += 1
+                if fraud_pattern:
+                    item["fraud_pattern"] = fraud_pattern[:FRAUD_PATTERN_MAX_LENGTH]
+                valid.append(item)
+            chunk.clear()
+            chunk_lines.clear()
+            if not valid:
+                return
+            stored = transactions_store(
+                items=valid,
                 source=Transaction.Source.IMPORT,
                 mode="async" if score else "history",
             )
             result.imported += stored.accepted
             result.duplicates += stored.duplicates
-            chunk.clear()
             if progress is not None:
                 progress(raw.tell(), total_bytes, result)
 
@@ -269,17 +279,8 @@ def transactions_import(
             if "external_id" not in item:
                 item["external_id"] = f"{id_prefix}-{line}"
             fraud_pattern = item.pop("fraud_pattern", "")
-            serializer = TransactionInSerializer(data=item)
-            if not serializer.is_valid():
-                bad(line, _error_text(serializer.errors))
-                continue
-            stored = dict(serializer.validated_data)
-            if is_fraud is not None:
-                stored["is_fraud"] = is_fraud
-                result.labelled += 1
-            if fraud_pattern:
-                stored["fraud_pattern"] = fraud_pattern[:32]
-            chunk.append(stored)
+            chunk.append(item)
+            chunk_lines.append((line, is_fraud, fraud_pattern))
             if len(chunk) >= chunk_size:
                 flush()
         flush()

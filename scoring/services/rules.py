@@ -14,7 +14,7 @@ from fraudcases.errors import ApplicationError
 from fraudcases.permissions import ensure_allowed
 
 from ..models import Rule
-from ..rules import compile_rule
+from ..rules import CompiledRule, RuleError, compile_rule, rule_evaluate
 from ..selectors import champion_model, rule_preview_frame
 
 RULE_FIELDS = ("name", "expression", "risk_floor", "reason", "is_active")
@@ -37,12 +37,20 @@ def _validate(*, name: str, expression: str, risk_floor: int) -> str:
     compiled = None
     try:
         compiled = compile_rule(expression, extra_features=_extra_features())
-    except ApplicationError as exc:
+    except RuleError as exc:
         errors["expression"] = [exc.message]
     if errors:
         first = next(iter(errors.values()))[0]
         raise ApplicationError(first, extra=errors)
     return compiled.expression
+
+
+def _compiled(expression: str) -> CompiledRule:
+    """The rule engine's own error, as the application error (HTTP 400 / form error)."""
+    try:
+        return compile_rule(expression, extra_features=_extra_features())
+    except RuleError as exc:
+        raise ApplicationError(exc.message, extra={"expression": [exc.message]}) from None
 
 
 def _snapshot(rule: Rule) -> dict:
@@ -145,11 +153,14 @@ def rule_preview(*, actor, expression: str, risk_floor: int, limit: int = 1000) 
             f"Preview between 1 and {settings.RULE_PREVIEW_MAX:,} transactions.",
             extra={"preview_limit": [f"Between 1 and {settings.RULE_PREVIEW_MAX:,}."]},
         )
-    compiled = compile_rule(expression, extra_features=_extra_features())
+    compiled = _compiled(expression)
     frame = rule_preview_frame(limit=limit)
     if frame.empty:
         return RulePreview(rows=0, fired=0, raised=0, labelled=0, fraud=0)
-    mask = compiled.evaluate(frame)
+    try:
+        mask = rule_evaluate(compiled, frame)
+    except RuleError as exc:
+        raise ApplicationError(exc.message, extra={"expression": [exc.message]}) from None
     scores = frame["risk_score"].to_numpy(dtype=float)
     labels = frame["label"].to_numpy(dtype=object)
     labelled = mask & np.array([v is not None and v == v for v in labels])

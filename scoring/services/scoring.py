@@ -4,23 +4,29 @@ cases."""
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
+from django.db.models import F
 from django.utils import timezone
 
+from fraudcases import metrics
+from fraudcases.errors import ApplicationError
 from fraudcases.services import CaseHit, cases_open_or_attach
 
 from ..explain import MAX_REASONS, explain
 from ..features import compute_features
-from ..ml import predict_proba
-from ..models import RiskLevel, Rule, Transaction
+from ..ml import ModelIntegrityError, predict_proba
+from ..models import ApiKey, RiskLevel, Rule, Transaction
 from ..rules import RAW_FIELDS, CompiledRule, RuleError, RuleHits, compile_rule, rules_apply
-from ..selectors import history_frame
+from ..schema import STORABLE_MAX, STORABLE_MIN, BatchValidationError
+from ..selectors import history_frame, transaction_get_for_client
+from .ingest import transactions_submit
 from .registry import models_active
 
 logger = logging.getLogger(__name__)
@@ -32,12 +38,13 @@ class NoChampionModelError(Exception):
 
 @dataclass
 class ScoringOutcome:
-    """What one scoring run did."""
+    """What one scoring run did (``failed``: rows that could not be scored, now ``failed``)."""
 
     scored: int
     skipped: int
     cases: list[int]
     model_version: str
+    failed: int = 0
 
 
 def risk_level_for(scores: np.ndarray) -> np.ndarray:
@@ -53,18 +60,19 @@ def risk_level_for(scores: np.ndarray) -> np.ndarray:
 @dataclass
 class _ActiveRule:
     rule: Rule
-    compiled: CompiledRule
+    compiled: CompiledRule | None
 
 
 def _active_rules(extra_features: list[str]) -> list[_ActiveRule]:
-    """Active rules, compiled. A rule that no longer compiles (e.g. it names a feature that was
-    removed) is skipped and logged, never allowed to stop scoring."""
+    """Active rules, compiled. A rule that no longer compiles (it names a feature that was
+    removed, or was saved before its constants were bounded) is skipped and counted on the rule,
+    never allowed to stop scoring."""
     active = []
     for rule in Rule.objects.filter(is_active=True).order_by("name"):
         try:
             compiled = compile_rule(rule.expression, extra_features=extra_features)
         except RuleError as exc:
-            logger.error("Rule %r skipped: %s", rule.name, exc.message)
+            _record_rule_errors([_ActiveRule(rule=rule, compiled=None)], {0: exc.message})
             continue
         active.append(_ActiveRule(rule=rule, compiled=compiled))
     return active
@@ -119,6 +127,168 @@ def _shadow_scores(
     return _with_rules(np.clip(np.rint(proba * 100), 0, 100).astype(int), hits)
 
 
+@dataclass
+class _Scored:
+    """The scoring of some rows, not yet written."""
+
+    updates: list[Transaction]
+    case_hits: dict[str, CaseHit]
+    rule_hits: int
+    rule_errors: dict[int, str]
+    challenger_version: Any
+
+
+def _score_rows(batch: list[Transaction], active, rules: list[_ActiveRule]) -> _Scored:
+    """Features, model, rules, reasons and shadow score of ``batch`` (one history query)."""
+    model_version, artifact = active.champion
+    ids = [t.id for t in batch]
+    history = history_frame(
+        account_ids={t.account_id for t in batch},
+        counterparty_ids={t.counterparty_id for t in batch},
+        start=min(t.occurred_at for t in batch),
+        end=max(t.occurred_at for t in batch),
+    )
+    features = compute_features(history, artifact=artifact)
+    position = history.index[history["id"].isin(ids)]
+    features = features.loc[position]
+    raw = history.loc[position]
+    proba = predict_proba(artifact, features)
+    model_scores = np.clip(np.rint(proba * 100), 0, 100).astype(int)
+    hits = None
+    if rules:
+        frame = _rule_frame(features, raw, {t.id: t.currency for t in batch})
+        hits = rules_apply([(r.compiled, r.rule.risk_floor) for r in rules], frame)
+    scores = _with_rules(model_scores, hits)
+    levels = risk_level_for(scores)
+    reasons = explain(artifact, features, raw, proba)
+    shadow = _shadow_scores(active.challenger, history, position, hits)
+    challenger_version = active.challenger[0] if shadow is not None else None
+    now = timezone.now()
+    feature_rows = features.round(4).replace({np.nan: None}).to_dict("records")
+    updates = []
+    case_hits: dict[str, CaseHit] = {}
+    for i, (txn_id, account_id) in enumerate(zip(raw["id"], raw["account_id"], strict=True)):
+        row_reasons = reasons[i]
+        if hits is not None and hits.fired[i]:
+            row_reasons = (_rule_reasons(rules, hits.fired[i], int(model_scores[i])) + row_reasons)[
+                :MAX_REASONS
+            ]
+        updates.append(
+            Transaction(
+                id=int(txn_id),
+                status=Transaction.Status.SCORED,
+                risk_score=int(scores[i]),
+                risk_level=levels[i],
+                reasons=row_reasons,
+                features=feature_rows[i],
+                model_version=model_version,
+                scored_at=now,
+                error="",
+                challenger_score=int(shadow[i]) if shadow is not None else None,
+                challenger_model_version=challenger_version,
+            )
+        )
+        # Only the champion's score acts: the challenger never opens a case.
+        if levels[i] in settings.CASE_OPEN_LEVELS:
+            hit = case_hits.setdefault(
+                account_id, CaseHit(account_id=account_id, model_version=model_version.version)
+            )
+            hit.transaction_ids.append(int(txn_id))
+            if scores[i] >= hit.risk_score:
+                hit.risk_score = int(scores[i])
+                hit.risk_level = levels[i]
+                hit.reasons = [r["detail"] for r in row_reasons]
+    if len(updates) != len(batch):
+        missing = sorted(set(ids) - {u.id for u in updates})
+        raise LookupError(f"Transactions {missing[:5]} were not found in their own history.")
+    return _Scored(
+        updates=updates,
+        case_hits=case_hits,
+        rule_hits=sum(1 for f in hits.fired if f) if hits is not None else 0,
+        rule_errors=hits.errors if hits is not None else {},
+        challenger_version=challenger_version,
+    )
+
+
+def _failure(exc: BaseException) -> str:
+    return f"Could not be scored: {type(exc).__name__}: {exc}"[:1000]
+
+
+def _score_isolated(batch: list[Transaction], active, rules: list[_ActiveRule]):
+    """Score the batch at once; if that fails, row by row, so one poison row fails alone.
+
+    Returns (the scoring of the rows that worked, {id: reason} of those that did not). Database
+    errors are not the rows' fault: they propagate and the task retries the batch. When every
+    row of a larger batch fails on its own too, the fault is not in the rows (e.g. a broken
+    model): that error propagates as well and the rows stay pending.
+    """
+    try:
+        return _score_rows(batch, active, rules), {}
+    except DatabaseError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure of the batch: isolate the row(s)
+        if len(batch) == 1:
+            logger.warning("Transaction %s could not be scored: %s", batch[0].id, exc)
+            return None, {batch[0].id: _failure(exc)}
+        logger.warning("Batch of %d failed (%s); scoring its rows one by one", len(batch), exc)
+        first_error = exc
+    merged = _Scored([], {}, 0, {}, None)
+    failed: dict[int, str] = {}
+    for txn in batch:
+        try:
+            part = _score_rows([txn], active, rules)
+        except DatabaseError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - this row is the poison: it fails alone
+            logger.warning("Transaction %s could not be scored: %s", txn.id, exc)
+            failed[txn.id] = _failure(exc)
+            continue
+        merged.updates += part.updates
+        for account_id, hit in part.case_hits.items():
+            into = merged.case_hits.setdefault(
+                account_id, CaseHit(account_id=account_id, model_version=hit.model_version)
+            )
+            into.transaction_ids += hit.transaction_ids
+            if hit.risk_score >= into.risk_score:
+                into.risk_score, into.risk_level = hit.risk_score, hit.risk_level
+                into.reasons = hit.reasons
+        merged.rule_hits += part.rule_hits
+        merged.rule_errors.update(part.rule_errors)
+        merged.challenger_version = merged.challenger_version or part.challenger_version
+    if not merged.updates:
+        raise first_error
+    return merged, failed
+
+
+def _record_rule_errors(rules: list[_ActiveRule], errors: dict[int, str]) -> None:
+    """Count each rule that failed on this batch (it was skipped) on its row and in metrics."""
+    now = timezone.now()
+    for j, message in errors.items():
+        rule = rules[j].rule
+        logger.error("Rule %r skipped for this batch: %s", rule.name, message)
+        Rule.objects.filter(pk=rule.pk).update(
+            error_count=F("error_count") + 1, last_error=message[:1000], last_error_at=now
+        )
+        metrics.rule_error(rule=rule.name)
+
+
+def _fail_unscorable(transaction_ids: list[int]) -> int:
+    """Mark pending rows whose time no model can use (legacy rows from before the validator's
+    bounds) as failed in SQL, without reading them: PostgreSQL may hold dates Python cannot."""
+    outside = (
+        Transaction.objects.filter(id__in=transaction_ids, status=Transaction.Status.PENDING)
+        .exclude(occurred_at__gte=STORABLE_MIN, occurred_at__lt=STORABLE_MAX)
+        .update(
+            status=Transaction.Status.FAILED,
+            error=f"Could not be scored: occurred_at outside {STORABLE_MIN:%Y-%m-%d} .. "
+            f"{STORABLE_MAX:%Y-%m-%d}.",
+        )
+    )
+    if outside:
+        logger.warning("%d transactions with an unusable occurred_at marked failed", outside)
+    return outside
+
+
 def transactions_score(*, transaction_ids: list[int]) -> ScoringOutcome:
     """Score the still-pending transactions among ``transaction_ids`` with the champion model
     and the active rules; the challenger (if any) scores the same rows in shadow.
@@ -132,78 +302,30 @@ def transactions_score(*, transaction_ids: list[int]) -> ScoringOutcome:
     worker holds or has already scored are skipped, so running the same batch twice changes
     nothing. A champion file that fails its SHA-256 check raises before anything is touched, so
     the batch stays pending.
+
+    Poison is isolated: when the batch cannot be scored at once, its rows are scored one by one
+    and a row that still fails is marked ``failed`` with the reason in ``error``. A rule that
+    fails at run time is skipped for the batch and counted on the rule (``error_count``,
+    ``last_error``); the model's scores and the other rules still apply.
     """
+    started = time.monotonic()  # for the scoring latency histogram
     active = models_active()
     if active.champion is None:
         raise NoChampionModelError("No champion model: run `manage.py train_model`.")
     model_version, artifact = active.champion
     rules = _active_rules(list(artifact["feature_names"]))
     with transaction.atomic():
+        unscorable = _fail_unscorable(transaction_ids)
         batch = list(
             Transaction.objects.select_for_update(skip_locked=True)
             .filter(id__in=transaction_ids, status=Transaction.Status.PENDING)
             .order_by("id")
-            .only("id", "account_id", "counterparty_id", "occurred_at", "currency")
+            .only("id", "account_id", "counterparty_id", "occurred_at", "currency", "source")
         )
         if not batch:
             return ScoringOutcome(0, len(transaction_ids), [], model_version.version)
-        ids = [t.id for t in batch]
-        history = history_frame(
-            account_ids={t.account_id for t in batch},
-            counterparty_ids={t.counterparty_id for t in batch},
-            start=min(t.occurred_at for t in batch),
-            end=max(t.occurred_at for t in batch),
-        )
-        features = compute_features(history, artifact=artifact)
-        position = history.index[history["id"].isin(ids)]
-        features = features.loc[position]
-        raw = history.loc[position]
-        proba = predict_proba(artifact, features)
-        model_scores = np.clip(np.rint(proba * 100), 0, 100).astype(int)
-        hits = None
-        if rules:
-            frame = _rule_frame(features, raw, {t.id: t.currency for t in batch})
-            hits = rules_apply([(r.compiled, r.rule.risk_floor) for r in rules], frame)
-        scores = _with_rules(model_scores, hits)
-        levels = risk_level_for(scores)
-        reasons = explain(artifact, features, raw, proba)
-        shadow = _shadow_scores(active.challenger, history, position, hits)
-        challenger_version = active.challenger[0] if shadow is not None else None
-        now = timezone.now()
-        feature_rows = features.round(4).replace({np.nan: None}).to_dict("records")
-        updates = []
-        case_hits: dict[str, CaseHit] = {}
-        for i, (txn_id, account_id) in enumerate(zip(raw["id"], raw["account_id"], strict=True)):
-            row_reasons = reasons[i]
-            if hits is not None and hits.fired[i]:
-                row_reasons = (
-                    _rule_reasons(rules, hits.fired[i], int(model_scores[i])) + row_reasons
-                )[:MAX_REASONS]
-            updates.append(
-                Transaction(
-                    id=int(txn_id),
-                    status=Transaction.Status.SCORED,
-                    risk_score=int(scores[i]),
-                    risk_level=levels[i],
-                    reasons=row_reasons,
-                    features=feature_rows[i],
-                    model_version=model_version,
-                    scored_at=now,
-                    error="",
-                    challenger_score=int(shadow[i]) if shadow is not None else None,
-                    challenger_model_version=challenger_version,
-                )
-            )
-            # Only the champion's score acts: the challenger never opens a case.
-            if levels[i] in settings.CASE_OPEN_LEVELS:
-                hit = case_hits.setdefault(
-                    account_id, CaseHit(account_id=account_id, model_version=model_version.version)
-                )
-                hit.transaction_ids.append(int(txn_id))
-                if scores[i] >= hit.risk_score:
-                    hit.risk_score = int(scores[i])
-                    hit.risk_level = levels[i]
-                    hit.reasons = [r["detail"] for r in row_reasons]
+        scored, failed = _score_isolated(batch, active, rules)
+        updates = scored.updates if scored is not None else []
         Transaction.objects.bulk_update(
             updates,
             [
@@ -220,13 +342,27 @@ def transactions_score(*, transaction_ids: list[int]) -> ScoringOutcome:
             ],
             batch_size=1000,
         )
-        cases = cases_open_or_attach(hits=list(case_hits.values()))
+        for txn_id, reason in failed.items():
+            Transaction.objects.filter(pk=txn_id).update(
+                status=Transaction.Status.FAILED, error=reason
+            )
+        if failed:
+            metrics.transactions_failed(sources=[t.source for t in batch if t.id in failed])
+        if updates:  # counted once committed (fraudcases.metrics)
+            scored_ids = {u.id for u in updates}
+            sources = [t.source for t in batch if t.id in scored_ids]
+            metrics.transactions_scored(sources=sources, seconds=time.monotonic() - started)
+        if scored is not None and scored.rule_errors:
+            _record_rule_errors(rules, scored.rule_errors)
+        cases = cases_open_or_attach(hits=list(scored.case_hits.values())) if scored else []
+    challenger_version = scored.challenger_version if scored is not None else None
     logger.info(
-        "Scored %d transactions with %s%s; %d rule hit(s); %d case(s) opened or updated",
+        "Scored %d transactions with %s%s; %d failed; %d rule hit(s); %d case(s) opened or updated",
         len(updates),
         model_version.version,
         f" (challenger {challenger_version.version} in shadow)" if challenger_version else "",
-        sum(1 for f in hits.fired if f) if hits is not None else 0,
+        len(failed) + unscorable,
+        scored.rule_hits if scored is not None else 0,
         len(cases),
     )
     return ScoringOutcome(
@@ -234,4 +370,37 @@ def transactions_score(*, transaction_ids: list[int]) -> ScoringOutcome:
         skipped=len(transaction_ids) - len(updates),
         cases=[c.pk for c in cases],
         model_version=model_version.version,
+        failed=len(failed) + unscorable,
     )
+
+
+class ScoringDeferredError(ApplicationError):
+    """The transaction is stored but cannot be scored now (no usable champion model): HTTP 503;
+    the sweeper scores it once a model is available."""
+
+    status_code = 503
+
+
+def transaction_score_now(*, item: object, api_key: ApiKey | None) -> Transaction:
+    """``POST /transactions/score``: validate and store one transaction, score it in the
+    request, and return it as stored (a known external id returns the earlier result).
+
+    Invalid input raises the validator's error and stores nothing. Without a usable champion
+    the row stays pending and :class:`ScoringDeferredError` says so.
+    """
+    try:
+        result = transactions_submit(
+            items=[item], source=Transaction.Source.API, api_key=api_key, mode="sync"
+        )
+    except BatchValidationError as exc:  # one object: its errors by field, as the API always said
+        raise ApplicationError(
+            "Invalid input; nothing was stored.", extra=exc.errors["0"]
+        ) from None
+    if result.ids:
+        try:
+            transactions_score(transaction_ids=result.ids)
+        except (NoChampionModelError, ModelIntegrityError) as exc:
+            raise ScoringDeferredError(
+                f"{exc} The transaction is stored and will be scored later."
+            ) from None
+    return transaction_get_for_client(external_id=result.external_ids[0])

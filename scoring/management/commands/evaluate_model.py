@@ -62,6 +62,11 @@ class Command(BaseCommand):
             f"{report['train_rows']:,} earlier rows ({report['train_positives']:,} fraud). "
             f"Report #{stored.pk} stored."
         )
+        if report.get("skipped"):
+            self.stdout.write(
+                "Skipped rows it cannot use: "
+                + "; ".join(f"{n:,} ({why})" for why, n in report["skipped"].items())
+            )
         header = f"{'model':<34}" + "".join(f"{label:>9}" for _, label in METRICS)
         self.stdout.write(header)
         for key, label in MODELS:

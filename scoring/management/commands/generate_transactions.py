@@ -1,29 +1,37 @@
 """``manage.py generate_transactions``: seeded synthetic labelled history with fraud patterns."""
 
 from datetime import UTC, datetime
-from decimal import Decimal
 
 import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 
+from fraudcases.errors import ApplicationError
+from scoring.fields import LABEL_FIELDS, TRANSACTION_FIELDS
 from scoring.models import Transaction
-from scoring.services.ingest import transactions_ingest
-from scoring.synthetic import COLUMNS, generate_history
+from scoring.schema import validate_transactions
+from scoring.services.ingest import transactions_store
+from scoring.synthetic import generate_history
 
-MODEL_FIELDS = [c for c in COLUMNS if c not in ("is_fraud",)]
 CHUNK = 5000
 
 
 def frame_to_items(frame) -> list[dict]:
-    """Rows of a synthetic frame as model-field dicts (Decimal money, None for missing)."""
+    """Rows of a synthetic frame, validated by the ingestion validator like any other input, as
+    model-field dicts with their labels. Raises ``BatchValidationError`` if the generator ever
+    produced a row the API would refuse."""
     records = frame.replace({np.nan: None}).to_dict("records")
-    items = []
-    for r in records:
-        item = {k: r[k] for k in MODEL_FIELDS if r.get(k) is not None}
-        item["amount"] = Decimal(f"{r['amount']:.2f}")
-        item["occurred_at"] = r["occurred_at"].to_pydatetime()
-        item["is_fraud"] = bool(r["is_fraud"])
-        items.append(item)
+    sent = [
+        {
+            **{k: r[k] for k in TRANSACTION_FIELDS if r.get(k) is not None},
+            "amount": f"{r['amount']:.2f}",
+            "occurred_at": r["occurred_at"].to_pydatetime(),
+        }
+        for r in records
+    ]
+    items = validate_transactions(sent)
+    for item, r in zip(items, records, strict=True):
+        item.update({k: r[k] for k in LABEL_FIELDS if r.get(k) is not None})
+        item["is_fraud"] = bool(item["is_fraud"]) if "is_fraud" in item else None
     return items
 
 
@@ -60,11 +68,15 @@ class Command(BaseCommand):
             return
         accepted = duplicates = 0
         for start in range(0, len(frame), CHUNK):
-            result = transactions_ingest(
-                items=frame_to_items(frame.iloc[start : start + CHUNK]),
-                source=Transaction.Source.SYNTHETIC,
-                mode="history",
-            )
+            try:
+                result = transactions_store(
+                    items=frame_to_items(frame.iloc[start : start + CHUNK]),
+                    source=Transaction.Source.SYNTHETIC,
+                    mode="history",
+                )
+            except ApplicationError as exc:
+                first = next(iter(exc.extra.get("errors", {}).items()), None)
+                raise CommandError(f"{exc.message} First: {first}") from exc
             accepted += result.accepted
             duplicates += result.duplicates
         patterns = frame.loc[frame["is_fraud"] == 1, "fraud_pattern"].value_counts().to_dict()

@@ -52,6 +52,11 @@ class Command(BaseCommand):
             f"Model {mv.version} trained on {s['rows']:,} labelled rows ({s['positives']:,} fraud, "
             f"{s['from'][:10]}..{s['to'][:10]}) in {s['train_seconds']} s; now {outcome.role}."
         )
+        if s.get("skipped"):
+            self.stdout.write(
+                "Skipped rows it cannot use: "
+                + "; ".join(f"{n:,} ({why})" for why, n in s["skipped"].items())
+            )
         metrics = outcome.trained.metrics
         self.stdout.write("Hold-out metrics (latest share by time): " + json.dumps(metrics))
         if outcome.role == "challenger":
