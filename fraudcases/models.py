@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from django.conf import settings
@@ -178,13 +176,39 @@ class Tag(models.Model):
         return self.name
 
 
-class Note(models.Model):
-    """An investigator's note on a case (markdown, rendered sanitised)."""
+class Tombstone(models.Model):
+    """Evidence is never deleted outright: removing it (a supervisor, with a reason, audited)
+    blanks its content and keeps this record of who removed it, when and why."""
+
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    deletion_reason = models.TextField(blank=True, default="")
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class Note(Tombstone):
+    """An investigator's note on a case (markdown, rendered sanitised). Append-only: a
+    correction is a new note that ``corrects`` this one; a removed note keeps a tombstone."""
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="notes")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     body = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
+    corrects = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="corrections"
+    )
 
     class Meta:
         ordering = ["created_at"]
@@ -193,8 +217,9 @@ class Note(models.Model):
         return f"Note {self.pk} on case {self.case_id}"
 
 
-class Attachment(models.Model):
-    """Evidence file on a case, stored outside the web root and served only after a check."""
+class Attachment(Tombstone):
+    """Evidence file on a case, stored outside the web root and served only after a check.
+    A removed attachment's file is deleted and its row kept as a tombstone (name, size, sha256)."""
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="attachments")
     uploaded_by = models.ForeignKey(
@@ -246,8 +271,12 @@ class AuditLogImmutableError(Exception):
 class AuditEvent(models.Model):
     """Append-only record of one action: who, what, on which object, before/after, when.
 
-    Each row stores the hash of the previous row and its own hash over its content, so
-    ``verify_audit_log`` finds the first row that was altered, removed or inserted out of band.
+    The rows form a keyed chain (``fraudcases.audit``): ``seq`` is the row's position (1, 2, 3…),
+    ``prev_hash`` the MAC of the row before it and ``hash`` the HMAC-SHA256, under the key named
+    by ``key_id`` (a key that is not in the database), of this row's content and ``prev_hash``.
+    ``verify_audit_log`` recomputes every MAC and checks the chain against the anchors written
+    outside the database, so an altered, removed, truncated or rewritten log is reported.
+    Database triggers refuse UPDATE and DELETE, and TRUNCATE on PostgreSQL (migration 0004).
     """
 
     created_at = models.DateTimeField()
@@ -266,6 +295,10 @@ class AuditEvent(models.Model):
     note = models.TextField(blank=True, default="")
     request_id = models.CharField(max_length=64, blank=True, default="")
     ip_address = models.GenericIPAddressField(null=True, blank=True)
+    # Position in the chain, gap-free from 1: a missing position names the removed rows.
+    seq = models.PositiveBigIntegerField(unique=True)
+    # Which configured key made ``hash`` (AUDIT_HMAC_KEY_ID when written; rotation keeps old ids).
+    key_id = models.CharField(max_length=32)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
 
@@ -290,21 +323,103 @@ class AuditEvent(models.Model):
     def delete(self, *args, **kwargs):
         raise AuditLogImmutableError("The audit log is append-only.")
 
-    def compute_hash(self) -> str:
-        """SHA-256 over the previous hash and this row's content, in a canonical JSON form."""
-        payload = {
-            "prev": self.prev_hash,
-            "at": self.created_at.isoformat(),
-            "actor_id": self.actor_id,
-            "actor": self.actor_label,
-            "action": self.action,
-            "object": [self.object_type, self.object_id],
-            "case": self.case_id,
-            "before": self.before,
-            "after": self.after,
-            "note": self.note,
-            "request_id": self.request_id,
-            "ip": self.ip_address,
-        }
-        blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()
+
+class AuditCheck(models.Model):
+    """The outcome of one verification of the audit chain against its anchors (not chained:
+    it is a report about the log, kept so ``/healthz`` and ``/metrics`` can show the last one)."""
+
+    created_at = models.DateTimeField(default=timezone.now)
+    ok = models.BooleanField()
+    # Events whose MAC and link were verified before the first problem (all of them when ok).
+    checked = models.PositiveBigIntegerField(default=0)
+    anchors_checked = models.PositiveIntegerField(default=0)
+    reason = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["-created_at"], name="audit_check_time")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {'ok' if self.ok else 'FAILED'}"
+
+
+# --- Quality review of closed cases (insight) ----------------------------------------------------
+
+
+class QAReview(models.Model):
+    """A supervisor's quality review of one closure of a case.
+
+    The sampling policy (``fraudcases.quality.policy``) puts closures into the queue; one row
+    per closure (a case closed, reopened and closed again can be sampled twice). The reviewer
+    scores the closure against the rubric (evidence reviewed, disposition right, note adequate)
+    and agrees or overturns; an overturn reopens the case and corrects its training label
+    (``fraudcases.quality.services.qa_review_submit``). Written only by those services.
+    """
+
+    class Reason(models.TextChoices):
+        RANDOM = "random", "Random sample"
+        HIGH_RISK = "high_risk", "High-risk closure (always reviewed)"
+
+    class Verdict(models.TextChoices):
+        AGREE = "agree", "Agree"
+        OVERTURN = "overturn", "Overturn"
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="qa_reviews")
+    # The closure under review: when it happened, with which disposition and risk, and who is
+    # answerable for it (the investigator who asked for it, or else who closed it).
+    closed_at = models.DateTimeField()
+    disposition = models.CharField(max_length=20, choices=Case.Disposition.choices)
+    risk_score = models.PositiveSmallIntegerField(default=0)
+    investigator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    sample_reason = models.CharField(max_length=16, choices=Reason.choices)
+    sampled_at = models.DateTimeField(default=timezone.now)
+    # The review; empty while the closure waits in the queue.
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    evidence_reviewed = models.BooleanField(null=True, blank=True)
+    disposition_correct = models.BooleanField(null=True, blank=True)
+    note_adequate = models.BooleanField(null=True, blank=True)
+    verdict = models.CharField(max_length=10, choices=Verdict.choices, blank=True, default="")
+    corrected_disposition = models.CharField(
+        max_length=20, choices=Case.Disposition.choices, blank=True, default=""
+    )
+    comment = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-sampled_at", "-id"]
+        indexes = [
+            models.Index(fields=["reviewed_at", "sampled_at"], name="qa_queue"),
+            models.Index(fields=["investigator", "reviewed_at"], name="qa_investigator"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "closed_at"], name="qa_one_review_per_closure"),
+            # A review is complete or empty: verdict, reviewer and time come together.
+            models.CheckConstraint(
+                condition=(
+                    Q(verdict="", reviewer__isnull=True, reviewed_at__isnull=True)
+                    | (~Q(verdict="") & Q(reviewer__isnull=False, reviewed_at__isnull=False))
+                ),
+                name="qa_review_complete_or_empty",
+            ),
+            # Only an overturn names a corrected disposition (and it must name one).
+            models.CheckConstraint(
+                condition=Q(verdict="overturn", corrected_disposition__gt="")
+                | (~Q(verdict="overturn") & Q(corrected_disposition="")),
+                name="qa_overturn_names_correction",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = self.verdict or "pending"
+        return f"QA of case #{self.case_id} closed {self.closed_at:%Y-%m-%d %H:%M} [{state}]"
+
+    @property
+    def is_pending(self) -> bool:
+        return not self.verdict

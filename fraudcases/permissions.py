@@ -10,28 +10,22 @@ from typing import Any
 
 from .errors import PermissionDeniedError
 
-INVESTIGATOR = "investigator"
-SUPERVISOR = "supervisor"
-ADMIN = "admin"
-AUDITOR = "auditor"
-ROLES = (INVESTIGATOR, SUPERVISOR, ADMIN, AUDITOR)
+# The role names are re-exported here: ``from fraudcases.permissions import SUPERVISOR``.
+from .roles import ADMIN, AUDITOR, INVESTIGATOR, ROLES, SUPERVISOR
+from .workflow import (
+    CASE_PERMISSIONS,
+    CODE_ROLES,
+    NOT_OWN_CLOSURE_ACTIONS,
+    OWNED_ACTIONS,
+    SUPERVISOR_STAGE_ACTIONS,
+    SUPERVISOR_STAGE_STATUSES,
+)
 
-# Which roles may perform each action at all; object-level rules are in ``user_can``.
+# Which roles may perform each action at all; object-level rules are in ``refusal``. The case
+# actions come from the workflow table (``fraudcases.workflow``); the rest are listed here.
 ACTION_ROLES: dict[str, frozenset[str]] = {
-    "case.view": frozenset({INVESTIGATOR, SUPERVISOR, ADMIN, AUDITOR}),
-    "case.claim": frozenset({INVESTIGATOR, SUPERVISOR}),
-    "case.assign": frozenset({INVESTIGATOR, SUPERVISOR, ADMIN}),
-    "case.start_review": frozenset({INVESTIGATOR, SUPERVISOR}),
-    "case.note": frozenset({INVESTIGATOR, SUPERVISOR}),
-    "case.tag": frozenset({INVESTIGATOR, SUPERVISOR}),
-    "case.attach": frozenset({INVESTIGATOR, SUPERVISOR}),
-    "case.attachment_download": frozenset({INVESTIGATOR, SUPERVISOR, ADMIN, AUDITOR}),
-    "case.escalate": frozenset({INVESTIGATOR, SUPERVISOR}),
-    "case.close": frozenset({INVESTIGATOR, SUPERVISOR}),
-    "case.approve": frozenset({SUPERVISOR}),
-    "case.reject_closure": frozenset({SUPERVISOR}),
-    "case.reopen": frozenset({SUPERVISOR}),
-    "case.bulk": frozenset({INVESTIGATOR, SUPERVISOR}),
+    **CODE_ROLES,
+    **CASE_PERMISSIONS,
     # Auditors read everything (the supervisor overview included) and change nothing.
     "supervisor.view": frozenset({SUPERVISOR, ADMIN, AUDITOR}),
     "dashboard.view": frozenset({INVESTIGATOR, SUPERVISOR, ADMIN, AUDITOR}),
@@ -42,23 +36,26 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     "audit.view": frozenset({AUDITOR, ADMIN}),
     "audit.export": frozenset({AUDITOR, ADMIN}),
     "apikey.manage": frozenset({ADMIN}),
-    "admin.site": frozenset({ADMIN}),
+    "user.manage": frozenset({ADMIN}),
+    # The Django admin: a triage interface for case workers, administration for admins, and
+    # read-only for auditors; what each role may do per model is in ``fraudcases.admin_rules``.
+    "admin.site": frozenset({INVESTIGATOR, SUPERVISOR, ADMIN, AUDITOR}),
+    # Reporting and quality review (insight; docs/reporting.md). Dashboard CSV for every reader
+    # of the dashboard; the quality-review queue for supervisors (auditors and admins read it);
+    # reviewing (agree / overturn, which reopens the case) is a supervisor's job.
+    "dashboard.export": frozenset({INVESTIGATOR, SUPERVISOR, ADMIN, AUDITOR}),
+    "qa.view": frozenset({SUPERVISOR, ADMIN, AUDITOR}),
+    "qa.review": frozenset({SUPERVISOR}),
+    # The case report PDF (audited download) for everyone who reads cases; the suspicious-
+    # activity export (drafted narrative, JSON / PDF) for the people who file it.
+    "case.report": frozenset({INVESTIGATOR, SUPERVISOR, ADMIN, AUDITOR}),
+    "case.sar_export": frozenset({INVESTIGATOR, SUPERVISOR}),
+    # Alerts (alerts; docs/alerts.md): supervisors and admins see channels, deliveries and
+    # routing and may resend or send a test message; channels and rules are admins' to change.
+    "alerts.view": frozenset({SUPERVISOR, ADMIN}),
+    "alerts.resend": frozenset({SUPERVISOR, ADMIN}),
+    "alerts.manage": frozenset({ADMIN}),
 }
-
-# Case actions an investigator may only take on a case that is theirs (or nobody's yet);
-# supervisors take them on any case.
-_OWNED_CASE_ACTIONS = frozenset(
-    {
-        "case.start_review",
-        "case.note",
-        "case.tag",
-        "case.attach",
-        "case.escalate",
-        "case.close",
-    }
-)
-# Once escalated or waiting for approval, a case is in supervisors' hands (notes aside).
-_SUPERVISOR_STAGE_ACTIONS = frozenset({"case.close", "case.tag", "case.attach"})
 
 
 def user_roles(user: Any) -> frozenset[str]:
@@ -95,13 +92,13 @@ def refusal(user: Any, action: str, obj: Any = None) -> str | None:
         and obj.assignee_id not in (None, user.pk)
     ):
         return "This case is assigned to someone else; ask a supervisor to reassign it."
-    if action in _OWNED_CASE_ACTIONS and not is_supervisor:
+    if action in OWNED_ACTIONS and not is_supervisor:
         if obj.assignee_id not in (None, user.pk):
             return "This case is assigned to someone else."
-        if action in _SUPERVISOR_STAGE_ACTIONS and obj.status in ("escalated", "pending_approval"):
+        if action in SUPERVISOR_STAGE_ACTIONS and obj.status in SUPERVISOR_STAGE_STATUSES:
             return "This case is with the supervisors now."
-    closer = getattr(obj, "closure_requested_by_id", None)
-    if action == "case.approve" and closer is not None and closer == user.pk:
+    requester = getattr(obj, "closure_requested_by_id", None)
+    if action in NOT_OWN_CLOSURE_ACTIONS and requester is not None and requester == user.pk:
         return "Four-eyes rule: a different supervisor must approve your own closure."
     return None
 

@@ -7,6 +7,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import views
+from .views import overview, qa, reports
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/cases/", permanent=False)),
@@ -17,10 +18,17 @@ urlpatterns = [
     path("cases/bulk/", views.case_bulk, name="case-bulk"),
     path("cases/<int:pk>/", views.case_detail, name="case-detail"),
     path("cases/<int:pk>/attachments/", views.attachment_upload, name="case-attachment-upload"),
+    # Reports before the catch-all action path (``sar`` is not a workflow action).
+    path("cases/<int:pk>/report.pdf", reports.case_report, name="case-report"),
+    path("cases/<int:pk>/sar/", reports.case_sar, name="case-sar"),
     path("cases/<int:pk>/<slug:action>/", views.case_action, name="case-action"),
     path("attachments/<int:pk>/", views.attachment_download, name="attachment-download"),
     path("supervisor/", views.supervisor, name="supervisor"),
     path("dashboard/", views.dashboard, name="dashboard"),
+    path("dashboard/data.json", overview.dashboard_data, name="dashboard-data"),
+    path("dashboard/<slug:chart>.csv", overview.dashboard_csv, name="dashboard-csv"),
+    path("qa/", qa.qa_queue, name="qa-queue"),
+    path("qa/<int:pk>/", qa.qa_review, name="qa-review"),
     path("audit/", views.audit_log, name="audit-log"),
     path("audit/export.csv", views.audit_export, name="audit-export"),
     path("healthz", views.healthz, name="healthz"),
@@ -28,6 +36,7 @@ urlpatterns = [
     path("api/v1/", include("fraudcases.api.urls")),
     path("api/v1/", include("scoring.api.urls")),
     path("", include("scoring.urls")),
+    path("alerts/", include("alerts.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),

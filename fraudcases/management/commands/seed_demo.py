@@ -12,6 +12,7 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from alerts.services.demo import alerts_demo_setup
 from fraudcases.permissions import ADMIN, ROLES
 from scoring.models import ApiKey, Transaction
 from scoring.selectors import champion_model
@@ -36,6 +37,15 @@ def demo_password() -> tuple[str, bool]:
     path.write_text(password + "\n")
     path.chmod(0o600)
     return password, True
+
+
+def seed_case_history(*, password: str, stdout) -> None:
+    """Thirty days of worked cases (opened, escalated, closed, approved, quality-reviewed) so
+    every dashboard chart has data on first start; how the history is produced, and which
+    timestamps are moved, is in ``fraudcases.management.demo_history`` (insight)."""
+    from fraudcases.management.demo_history import demo_case_history_seed
+
+    demo_case_history_seed(password=password, stdout=stdout)
 
 
 class Command(BaseCommand):
@@ -76,6 +86,9 @@ class Command(BaseCommand):
         if champion_model() is None:
             call_command("train_model", stdout=self.stdout)
 
+        seed_case_history(password=password, stdout=self.stdout)
+        for created in alerts_demo_setup(actor=User.objects.get(username=ADMIN)):
+            self.stdout.write(f"Created {created}.")
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(
             f"Logins: {', '.join(ROLES)} / password: {password}"
