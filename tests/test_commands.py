@@ -92,7 +92,12 @@ def test_seed_demo_twice_changes_nothing(monkeypatch, settings, tmp_path):
     from django.contrib.auth import get_user_model
 
     users = {u.username: u for u in get_user_model().objects.all()}
-    assert set(users) == {"investigator", "supervisor", "admin", "auditor"}
+    # The four logins, and the demo colleagues who worked the seeded case history.
+    assert set(users) == {"investigator", "supervisor", "admin", "auditor"} | {
+        "ivan",
+        "ines",
+        "sofia",
+    }
     assert users["admin"].is_staff and not users["investigator"].is_staff
     assert users["auditor"].check_password("demo-pass-123")
     assert ModelVersion.objects.filter(role="champion").count() == 1
