@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from fraudcases.audit import audit_record
 from fraudcases.models import AuditEvent, Case
 
 from ..models import (
@@ -177,6 +178,32 @@ def _cursor_advance(last_event_id: int) -> None:
     if last_event_id > cursor.last_event_id:
         cursor.last_event_id = last_event_id
         cursor.save(update_fields=["last_event_id", "updated_at"])
+
+
+@transaction.atomic
+def alerts_history_skip(*, actor, reason: str) -> int:
+    """Treat every case event recorded so far as history that never alerts: the routing cursor
+    moves past the last case event recorded so far (audited, with the range skipped). For
+    back-filled or seeded history (the demo's 30 days of worked cases) that happened before
+    alerting began; events recorded afterwards route as usual. Returns how many case events
+    were skipped."""
+    cursor = _cursor()
+    first = cursor.last_event_id
+    pending = AuditEvent.objects.filter(id__gt=first, action__in=list(AUDIT_ACTION_EVENTS))
+    count = pending.count()
+    if not count:
+        return 0
+    last = pending.order_by("-id").values_list("id", flat=True).first()
+    cursor.last_event_id = last
+    cursor.save(update_fields=["last_event_id", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="alerts.history_skip",
+        before={"last_event_id": first},
+        after={"last_event_id": last, "case_events_skipped": count},
+        note=reason,
+    )
+    return count
 
 
 def alerts_sweep() -> dict[str, int]:

@@ -298,3 +298,24 @@ def test_default_webhook_channel_from_the_environment(settings, monkeypatch):
     assert Channel.objects.get(pk=channel.pk).target.endswith("/v2")
     assert Channel.objects.count() == 1
     assert AuditEvent.objects.filter(action="alerts.channel_update").count() == 1
+
+
+def test_history_skip_keeps_seeded_history_quiet_and_routes_what_follows(
+    admin_user, webhook, settings
+):
+    from alerts.services.dispatch import alerts_history_skip
+    from fraudcases.models import AuditEvent
+
+    settings.ALERTS_SWEEP_GRACE_SECONDS = 0
+    old, _ = open_case("acct-history")
+    assert alerts_history_skip(actor=admin_user, reason="seeded history") >= 1
+    skip = AuditEvent.objects.get(action="alerts.history_skip")
+    assert skip.note == "seeded history" and skip.actor == admin_user
+    assert alerts_sweep()["routed"] == 0
+    assert not _deliveries(old)
+    # Nothing new to skip: no second audit event (seeding twice changes nothing).
+    assert alerts_history_skip(actor=admin_user, reason="again") == 0
+    assert AuditEvent.objects.filter(action="alerts.history_skip").count() == 1
+    new, _ = open_case("acct-live")
+    assert alerts_sweep()["routed"] == 1
+    assert _deliveries(new)[0].event_type == EventType.OPENED

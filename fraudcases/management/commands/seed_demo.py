@@ -13,6 +13,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from alerts.services.demo import alerts_demo_setup
+from alerts.services.dispatch import alerts_history_skip
+from fraudcases.management.demo_history import demo_case_history_seed
 from fraudcases.permissions import ADMIN, ROLES
 from scoring.models import ApiKey, Transaction
 from scoring.selectors import champion_model
@@ -39,13 +41,11 @@ def demo_password() -> tuple[str, bool]:
     return password, True
 
 
-def seed_case_history(*, password: str, stdout) -> None:
+def seed_case_history(*, password: str, stdout) -> int:
     """Thirty days of worked cases (opened, escalated, closed, approved, quality-reviewed) so
     every dashboard chart has data on first start; how the history is produced, and which
     timestamps are moved, is in ``fraudcases.management.demo_history`` (insight)."""
-    from fraudcases.management.demo_history import demo_case_history_seed
-
-    demo_case_history_seed(password=password, stdout=stdout)
+    return demo_case_history_seed(password=password, stdout=stdout)
 
 
 class Command(BaseCommand):
@@ -86,8 +86,14 @@ class Command(BaseCommand):
         if champion_model() is None:
             call_command("train_model", stdout=self.stdout)
 
-        seed_case_history(password=password, stdout=self.stdout)
-        for created in alerts_demo_setup(actor=User.objects.get(username=ADMIN)):
+        seeded = seed_case_history(password=password, stdout=self.stdout)
+        admin = User.objects.get(username=ADMIN)
+        if seeded:
+            # The seeded history happened "in the past": it must not flood the demo's channels
+            # with alerts for cases closed weeks ago. Alerting starts with the live feed.
+            skipped = alerts_history_skip(actor=admin, reason="Seeded demo history: no alerts.")
+            self.stdout.write(f"Alerts start after the seeded history ({skipped} events skipped).")
+        for created in alerts_demo_setup(actor=admin):
             self.stdout.write(f"Created {created}.")
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(
