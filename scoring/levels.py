@@ -74,7 +74,8 @@ class LevelCalibration:
         )
 
 
-def _check_budgets(budgets: dict[str, float]) -> dict[str, float]:
+def check_budgets(budgets: dict[str, float]) -> dict[str, float]:
+    """The budgets as floats per level; ``ValueError`` naming what is wrong with them."""
     missing = [level for level in LEVELS if level not in budgets]
     if missing:
         raise ValueError(f"Alert budgets are missing for {', '.join(missing)}.")
@@ -94,7 +95,7 @@ def calibrate_levels(
     ``labels``: 1 fraud, 0 normal, NaN unknown (unknown rows count as normal traffic: that is
     what the alert budget is spent on in production).
     """
-    budgets = _check_budgets(budgets or DEFAULT_BUDGETS)
+    budgets = check_budgets(budgets or DEFAULT_BUDGETS)
     odds = log_odds(probabilities)
     y = np.asarray(labels, dtype=float)
     if odds.shape != y.shape:
