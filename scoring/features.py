@@ -26,7 +26,6 @@ artifact=...)`` gives exactly the columns the artifact was trained on.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -137,11 +136,6 @@ def usable_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     return out, skipped
 
 
-def empty_frame() -> pd.DataFrame:
-    """A frame with the input columns and no rows."""
-    return pd.DataFrame({c: pd.Series(dtype="object") for c in INPUT_COLUMNS})
-
-
 def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
     df = frame.copy()
     # Optional inputs may be absent altogether (e.g. a data set without geolocation).
@@ -167,7 +161,6 @@ class _Group:
         self.ts_sorted = ts[self.order]
         self.keys = codes[self.order].astype(np.int64) * span + self.ts_sorted
         self.position = np.arange(len(self.keys))
-        self.code_sorted = codes[self.order]
 
     def _unsort(self, values: np.ndarray) -> np.ndarray:
         out = np.empty(len(values), dtype=np.float64)
@@ -214,13 +207,18 @@ class _Group:
 
 def _codes(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """Dense integer code (0..n-1) per distinct combination of ``columns``; dense codes keep
-    ``code * span + time`` keys far from int64 overflow."""
+    ``code * span + time`` keys far from int64 overflow.
+
+    Codes follow the sorted values, not the order rows arrive in: window sums are differences
+    of prefix sums over all groups in code order, so the floating-point result of a group must
+    not depend on where the database happened to return its rows.
+    """
     codes = np.zeros(len(df), dtype=np.int64)
     for column in columns:
-        values, uniques = pd.factorize(df[column], use_na_sentinel=False)
+        values, uniques = pd.factorize(df[column], sort=True, use_na_sentinel=False)
         codes = codes * (len(uniques) + 1) + values.astype(np.int64)
         if len(columns) > 1:
-            codes = pd.factorize(codes)[0].astype(np.int64)
+            codes = pd.factorize(codes, sort=True)[0].astype(np.int64)
     return codes
 
 
@@ -579,8 +577,3 @@ def compute_training_features(
         parts.append(_rates_as_of_each_row(df, labels))
     parts.append(_metadata_features(frame, spec["metadata_keys"]))
     return pd.concat(parts, axis=1)[names].astype(float), labels
-
-
-def feature_groups() -> Iterable[str]:
-    """All feature names a model may use besides metadata ones (for rules and documentation)."""
-    return [*FEATURE_NAMES, *RATE_FEATURES]

@@ -110,3 +110,13 @@ def test_same_instant_ties_are_ordered_by_id():
 
 def test_empty_frame():
     assert compute_features(pd.DataFrame(columns=["id"])).empty
+
+
+def test_features_do_not_depend_on_the_order_rows_arrive_in(synthetic_history):
+    """The database may return a batch's history in any physical order (PostgreSQL does after
+    updates): the features of every row must be the same, bit for bit."""
+    frame = synthetic_history.drop(columns=["is_fraud", "fraud_pattern"], errors="ignore")
+    expected = compute_features(frame)
+    shuffled = frame.sample(frac=1.0, random_state=3)
+    got = compute_features(shuffled).loc[expected.index]
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
