@@ -1,0 +1,488 @@
+"""The batch path end to end, against its own same-run floors (issue 11; ``make bench``).
+
+Real processes on the configured PostgreSQL and Redis (``DATABASE_URL``, ``CELERY_BROKER_URL``;
+skipped otherwise): gunicorn with ``BENCH_WEB_WORKERS`` (2) workers, ``BENCH_CELERY_PROCS`` (1)
+``celery worker`` processes with ``--concurrency BENCH_CONCURRENCY`` (2), and the load from
+``BENCH_CLIENTS`` (4) separate client processes (``bench/loadgen.py``) posting batches of
+``BENCH_BATCH`` (1,000) over HTTP. Sizes:
+
+| env | default (a few minutes) | full (issue 11) |
+|---|---|---|
+| ``BENCH_HISTORY`` | 50,000 rows of account history | 1,000,000 |
+| ``BENCH_TRANSACTIONS`` | 20,000 posted | 200,000 |
+| ``BENCH_SCORE_REQUESTS`` | 200 sequential ``POST /score`` | 1,000 |
+
+One table is printed (run with ``-s``) and the figures are written to
+``bench/results/<UTC time>-pipeline.json`` (git-ignored; ``bench/results/example-*.json`` is the
+committed example). No assertion on time: a benchmark reports, it does not pass or fail on speed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from fraudcases.celery import app
+from scoring.bulk import _copy_in
+from scoring.features import compute_features
+from scoring.management.commands.generate_transactions import frame_to_items
+from scoring.ml import predict_proba, save_artifact, train
+from scoring.models import ModelVersion, Transaction, WorkerHeartbeat
+from scoring.services.apikeys import api_key_create
+from scoring.services.ingest import transactions_store
+from scoring.synthetic import generate_history
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+END = datetime(2026, 10, 1, tzinfo=UTC)
+HISTORY = int(os.environ.get("BENCH_HISTORY", 50_000))
+POSTED = int(os.environ.get("BENCH_TRANSACTIONS", 20_000))
+BATCH = int(os.environ.get("BENCH_BATCH", 1000))
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", 4))
+WEB_WORKERS = int(os.environ.get("BENCH_WEB_WORKERS", 2))
+CELERY_PROCS = int(os.environ.get("BENCH_CELERY_PROCS", 1))
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", 2))
+SCORE_REQUESTS = int(os.environ.get("BENCH_SCORE_REQUESTS", 200))
+TRAIN_ROWS = int(os.environ.get("BENCH_TRAIN_ROWS", 40_000))
+SCORING_TIMEOUT = float(os.environ.get("BENCH_SCORING_TIMEOUT", 1800))
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        not os.environ.get("DATABASE_URL", "").startswith("postgres")
+        or not os.environ.get("CELERY_BROKER_URL", "").startswith("redis"),
+        reason="runs on PostgreSQL + Redis only (set DATABASE_URL and CELERY_BROKER_URL)",
+    ),
+]
+
+
+def _frames():
+    """(history, to post): one synthetic population, the latest rows posted live."""
+    accounts = max(200, (HISTORY + POSTED) // 120)
+    frame = generate_history(n_accounts=accounts, days=45, end=END, seed=3)
+    while len(frame) < HISTORY + POSTED:
+        accounts = int(accounts * 1.5 * (HISTORY + POSTED) / len(frame))
+        frame = generate_history(n_accounts=accounts, days=45, end=END, seed=3)
+    frame = frame.sort_values("occurred_at", kind="stable").tail(HISTORY + POSTED)
+    frame = frame.reset_index(drop=True)
+    frame["external_id"] = [f"bench-{uuid.uuid4().hex[:8]}-{i}" for i in range(len(frame))]
+    return frame.iloc[:HISTORY], frame.iloc[HISTORY:]
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    auth = f"{db['USER']}@" if db.get("USER") else ""
+    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env(queue: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "fraudcases.settings.test",
+        "DATABASE_URL": _database_url(),
+        "CELERY_QUEUE": queue,
+        "MODEL_STORE_DIR": str(settings.MODEL_STORE_DIR),
+        "FRAUDCASES_VAR_DIR": str(settings.VAR_DIR),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+    }
+
+
+def _rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (MB), from /proc."""
+    total = 0
+    pids = [pid]
+    try:
+        children = subprocess.run(
+            ["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False
+        ).stdout.split()
+        pids += [int(c) for c in children]
+        for p in pids:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return total / 1024
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    arr = np.asarray(values) * 1000
+    return {f"p{q}": round(float(np.percentile(arr, q)), 1) for q in (50, 90, 99)} | {
+        "max": round(float(arr.max()), 1)
+    }
+
+
+def _register_champion(history) -> dict:
+    sample = history.tail(TRAIN_ROWS).reset_index(drop=True)
+    sample.insert(0, "id", range(1, len(sample) + 1))
+    trained = train(sample, seed=0)
+    path = Path(settings.MODEL_STORE_DIR) / f"bench-{uuid.uuid4().hex[:8]}.joblib"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sha = save_artifact(trained.artifact, path)
+    ModelVersion.objects.create(
+        version=f"bench-{sha[:8]}",
+        algorithm=trained.artifact["algorithm"],
+        role=ModelVersion.Role.CHAMPION,
+        file_path=str(path),
+        sha256=sha,
+        feature_names=trained.artifact["feature_names"],
+        training_summary=trained.summary,
+        metrics=trained.metrics,
+    )
+    return trained.artifact
+
+
+def _predict_floor(artifact, history, posted) -> float:
+    """The champion's own batch predict rate on the posted rows' features (rows/s)."""
+    frame = history.tail(20_000)._append(posted).reset_index(drop=True)
+    frame.insert(0, "id", range(1, len(frame) + 1))
+    features = compute_features(frame, artifact=artifact).tail(len(posted))
+    started = time.perf_counter()
+    predict_proba(artifact, features)
+    return len(features) / (time.perf_counter() - started)
+
+
+def _copy_floor(items: list[dict]) -> float:
+    """COPY of the same rows into a scratch copy of the transactions table (its indexes
+    included), rows/s: what PostgreSQL itself takes on this machine."""
+    now = datetime.now(UTC)
+    stamp = {"source": "api", "status": "pending", "created_at": now, "enqueued_at": now}
+    fields = [f for f in Transaction._meta.concrete_fields if not f.primary_key]
+    columns = [
+        [item.get(f.name, stamp.get(f.name, f.get_default())) for item in items] for f in fields
+    ]
+    table = f"_bench_copy_{uuid.uuid4().hex[:8]}"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {table} (LIKE scoring_transaction INCLUDING ALL, "
+            f"_bulk_ordinal integer)"
+        )
+    started = time.perf_counter()
+    _copy_in(table, fields, columns)
+    seconds = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE {table}")
+    return len(items) / seconds
+
+
+def _noop_round_trip(queue: str) -> dict[str, float]:
+    """``celery.ping`` (Celery's built-in no-op) through the broker and the worker: time from
+    sending until the worker has acknowledged it (acks_late: the message leaves Redis's unacked
+    set only after it ran), sequential, 50 times."""
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    timings = []
+    for _ in range(50):
+        started = time.perf_counter()
+        app.send_task("celery.ping", queue=queue)
+        deadline = started + 30
+        time.sleep(0.0005)
+        while client.llen(queue) or client.hlen("unacked"):
+            if time.perf_counter() > deadline:
+                break
+            time.sleep(0.0005)
+        timings.append(time.perf_counter() - started)
+    return _percentiles(timings)
+
+
+def _queries_per_request(key: str, sample_items: list[dict], score_item: dict) -> dict[str, int]:
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    counts = {}
+    with CaptureQueriesContext(connection) as queries:
+        api.post(
+            "/api/v1/transactions",
+            data=orjson.dumps({"transactions": sample_items}),
+            content_type="application/json",
+        )
+    counts[f"POST /transactions ({len(sample_items)} items)"] = len(queries.captured_queries)
+    with CaptureQueriesContext(connection) as queries:
+        api.post(
+            "/api/v1/transactions/score",
+            data=orjson.dumps(score_item),
+            content_type="application/json",
+        )
+    counts["POST /transactions/score"] = len(queries.captured_queries)
+    return counts
+
+
+def _wait_http(url: str, process, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"gunicorn exited:\n{log.read_text()[-3000:]}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.3)
+    pytest.fail(f"gunicorn did not answer:\n{log.read_text()[-3000:]}")
+
+
+def test_pipeline(tmp_path):
+    run = {
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.node()} · {os.cpu_count()} cores · {platform.platform()}",
+        "database": connection.vendor,
+        "sizes": {
+            "history": HISTORY,
+            "posted": POSTED,
+            "batch": BATCH,
+            "clients": CLIENTS,
+            "web_workers": WEB_WORKERS,
+            "celery_processes": CELERY_PROCS,
+            "celery_concurrency": CONCURRENCY,
+        },
+    }
+    history, posted = _frames()
+    started = time.perf_counter()
+    for start in range(0, len(history), 5000):
+        transactions_store(
+            items=frame_to_items(history.iloc[start : start + 5000]),
+            source=Transaction.Source.SYNTHETIC,
+            mode="history",
+        )
+    run["history_store_rows_per_s"] = round(len(history) / (time.perf_counter() - started))
+    artifact = _register_champion(history)
+    _, key = api_key_create(name="bench")
+
+    items = [
+        {k: v for k, v in item.items() if k not in ("is_fraud", "fraud_pattern")}
+        for item in frame_to_items(posted)
+    ]
+    for item in items:
+        item["amount"] = str(item["amount"])
+        item["occurred_at"] = item["occurred_at"].isoformat()
+    floors = {
+        "model_predict_rows_per_s": round(_predict_floor(artifact, history, posted)),
+        "copy_rows_per_s": round(
+            _copy_floor(frame_to_items(posted.assign(external_id=posted["external_id"] + "c")))
+        ),
+    }
+
+    queue = f"bench-{uuid.uuid4().hex[:8]}"
+    env = _env(queue)
+    port = _free_port()
+    processes = []
+    web_log = tmp_path / "web.log"
+    web = subprocess.Popen(
+        [
+            sys.executable, "-m", "gunicorn", "fraudcases.wsgi:application",
+            "--bind", f"127.0.0.1:{port}", "--workers", str(WEB_WORKERS), "--threads", "1",
+            "--timeout", "120",
+        ],
+        cwd=ROOT, env=env, stdout=web_log.open("w"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    processes.append(web)
+    workers = []
+    for n in range(CELERY_PROCS):
+        log = tmp_path / f"worker-{n}.log"
+        workers.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "fraudcases",
+                    "worker",
+                    "-Q",
+                    queue,
+                    "--hostname",
+                    f"bench-{n}-{queue}@localhost",
+                    "--concurrency",
+                    str(CONCURRENCY),
+                    "--loglevel",
+                    "WARNING",
+                    "--without-gossip",
+                    "--without-mingle",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log.open("w"),
+                stderr=subprocess.STDOUT,
+            )
+        )
+    processes += workers
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/healthz", web, web_log)
+        deadline = time.monotonic() + 60
+        while WorkerHeartbeat.objects.filter(hostname__contains=queue).count() < CELERY_PROCS:
+            assert time.monotonic() < deadline, "celery workers did not start"
+            time.sleep(0.3)
+        floors["celery_noop_round_trip_ms"] = _noop_round_trip(queue)
+
+        bodies = []
+        for n, start in enumerate(range(0, len(items), BATCH)):
+            path = tmp_path / f"body-{n}.json"
+            path.write_bytes(orjson.dumps({"transactions": items[start : start + BATCH]}))
+            bodies.append(path)
+        clients = []
+        for c in range(CLIENTS):
+            out = tmp_path / f"client-{c}.json"
+            mine = [str(b) for b in bodies[c::CLIENTS]]
+            clients.append(
+                (
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            str(ROOT / "bench" / "loadgen.py"),
+                            "127.0.0.1",
+                            str(port),
+                            "/api/v1/transactions",
+                            key,
+                            str(out),
+                            *mine,
+                        ]
+                    ),
+                    out,
+                )
+            )
+        rss = 0.0
+        for process, _ in clients:
+            while process.poll() is None:
+                rss = max(rss, *(_rss_mb(w.pid) for w in workers))
+                time.sleep(0.2)
+            assert process.returncode == 0
+        timings = [t for _, out in clients for t in json.loads(out.read_text())]
+        bad = [t for t in timings if t["status"] != 202]
+        assert not bad, bad[:3]
+        first_post = min(t["start"] for t in timings)
+        last_post = max(t["end"] for t in timings)
+        external_ids = [i["external_id"] for i in items]
+        rows = Transaction.objects.filter(external_id__in=external_ids)
+        deadline = time.monotonic() + SCORING_TIMEOUT
+        while rows.filter(status=Transaction.Status.PENDING).exists():
+            assert time.monotonic() < deadline, "scoring did not finish in time"
+            rss = max(rss, *(_rss_mb(w.pid) for w in workers))
+            time.sleep(0.2)
+        done = time.time()
+        scored = rows.filter(status=Transaction.Status.SCORED)
+        last_scored = scored.order_by("-scored_at").values_list("scored_at", flat=True).first()
+        # Scoring can start once the first batch is stored (its POST answered).
+        scoring_seconds = last_scored.timestamp() - min(t["end"] for t in timings)
+        ingest_rate = len(items) / (last_post - first_post)
+        n_scored = scored.count()
+        stages = {
+            "ingest_tx_per_s": round(ingest_rate),
+            "ingest_tx_per_s_per_web_worker": round(ingest_rate / WEB_WORKERS),
+            "scoring_tx_per_s": round(n_scored / scoring_seconds),
+            "end_to_end_tx_per_s": round(n_scored / (last_scored.timestamp() - first_post)),
+            "end_to_end_seconds": round(last_scored.timestamp() - first_post, 1),
+            "scored": n_scored,
+            "failed": rows.filter(status=Transaction.Status.FAILED).count(),
+            "post_batch_latency_ms": _percentiles([t["end"] - t["start"] for t in timings]),
+            "worker_rss_mb_max": round(rss),
+            "poll_overhead_s": round(done - last_scored.timestamp(), 1),
+        }  # fmt: skip
+
+        score_items = []
+        for i in range(SCORE_REQUESTS):
+            item = dict(items[i % len(items)], external_id=f"bench-score-{uuid.uuid4().hex[:10]}")
+            item["occurred_at"] = (END - timedelta(seconds=SCORE_REQUESTS - i)).isoformat()
+            score_items.append(item)
+        score_bodies = []
+        for n, item in enumerate(score_items):
+            path = tmp_path / f"score-{n}.json"
+            path.write_bytes(orjson.dumps(item))
+            score_bodies.append(str(path))
+        out = tmp_path / "score.json"
+        subprocess.run(
+            [
+                sys.executable, str(ROOT / "bench" / "loadgen.py"), "127.0.0.1", str(port),
+                "/api/v1/transactions/score", key, str(out), *score_bodies,
+            ],
+            check=True,
+        )  # fmt: skip
+        score_timings = json.loads(out.read_text())
+        stages["score_latency_ms"] = _percentiles([t["end"] - t["start"] for t in score_timings])
+        stages["score_failed"] = sum(1 for t in score_timings if t["status"] != 200)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    stages["queries_per_request"] = _queries_per_request(
+        key,
+        [dict(i, external_id=f"{i['external_id']}-q") for i in items[:BATCH]],
+        dict(items[0], external_id=f"bench-q-{uuid.uuid4().hex[:8]}"),
+    )
+    run["stages"] = stages
+    run["floors"] = floors
+    run["ratios"] = {
+        "ingest_per_web_worker_vs_copy": round(
+            stages["ingest_tx_per_s_per_web_worker"] / floors["copy_rows_per_s"], 3
+        ),
+        "scoring_vs_predict": round(
+            stages["scoring_tx_per_s"] / floors["model_predict_rows_per_s"], 4
+        ),
+        "end_to_end_vs_copy": round(stages["end_to_end_tx_per_s"] / floors["copy_rows_per_s"], 3),
+    }  # fmt: skip
+    RESULTS.mkdir(exist_ok=True)
+    result_path = RESULTS / f"{datetime.now(UTC):%Y-%m-%dT%H%M%SZ}-pipeline.json"
+    result_path.write_text(json.dumps(run, indent=2, default=str) + "\n")
+    print("\n" + _table(run) + f"\n(written to {result_path.relative_to(ROOT)})")
+    assert stages["scored"] + stages["failed"] == len(items)
+
+
+def _table(run: dict) -> str:
+    s, f, r = run["stages"], run["floors"], run["ratios"]
+    noop = f["celery_noop_round_trip_ms"]
+    lines = [
+        f"Pipeline benchmark — {run['machine']} — {run['database']}; sizes {run['sizes']}",
+        "| stage | measured | same-run floor | ratio |",
+        "|---|---|---|---|",
+        f"| ingest (POST → stored, 202) | {s['ingest_tx_per_s']:,} tx/s "
+        f"({s['ingest_tx_per_s_per_web_worker']:,} per web worker); batch p50 "
+        f"{s['post_batch_latency_ms'].get('p50')} ms, "
+        f"p99 {s['post_batch_latency_ms'].get('p99')} ms"
+        f" | PostgreSQL COPY of the same rows {f['copy_rows_per_s']:,} rows/s | "
+        f"{r['ingest_per_web_worker_vs_copy']:.1%} per worker |",
+        f"| scoring (pending → scored) | {s['scoring_tx_per_s']:,} tx/s | model batch predict "
+        f"{f['model_predict_rows_per_s']:,} rows/s | {r['scoring_vs_predict']:.2%} |",
+        f"| end to end (first POST → last scored) | {s['end_to_end_tx_per_s']:,} tx/s "
+        f"({s['scored']:,} in {s['end_to_end_seconds']} s; {s['failed']} failed) | COPY "
+        f"{f['copy_rows_per_s']:,} rows/s | {r['end_to_end_vs_copy']:.1%} |",
+        f"| POST /score (sequential, after the batch) | p50 {s['score_latency_ms'].get('p50')} ms, "
+        f"p90 {s['score_latency_ms'].get('p90')} ms, p99 {s['score_latency_ms'].get('p99')} ms; "
+        f"{s['score_failed']} failed | no-op Celery round trip p50 {noop.get('p50')} ms, "
+        f"p99 {noop.get('p99')} ms | |",
+        f"| queries per request | {s['queries_per_request']} | | |",
+        f"| worker RSS (max, all worker processes) | {s['worker_rss_mb_max']} MB | | |",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover - run through pytest (make bench)
+    raise SystemExit(pytest.main([__file__, "-s", "-p", "no:cacheprovider"]))
