@@ -126,7 +126,7 @@ assets:
 	bash assets/build.sh
 
 bench: install-dev
-	$(PY) -m pytest bench -q -p no:cacheprovider
+	$(PY) -m pytest bench -q -s -p no:cacheprovider
 
 clean:
 	rm -rf var/broker var/celerybeat-schedule* var/test.sqlite3*

@@ -16,6 +16,8 @@ from fraudcases.roles import ADMIN, SUPERVISOR
 from .forms import PauseForm
 from .models import AlertRule, Channel, Delivery, DeliveryAttempt, EventType
 from .services import channel_pause, channel_resume, channel_send_test, delivery_resend
+from .services.channels import CHANNEL_FIELDS
+from .services.rules import RULE_FIELDS
 
 READERS = frozenset({SUPERVISOR, ADMIN})
 ADMINS = frozenset({ADMIN})
@@ -48,17 +50,8 @@ class ChannelAdmin(_ReadOnly):
     list_filter = ("kind", "is_active")
     search_fields = ("name", "target")
     fields = (
-        "name",
-        "kind",
-        "target",
+        *CHANNEL_FIELDS,
         "credential_source",
-        "events",
-        "is_active",
-        "quiet_start",
-        "quiet_end",
-        "quiet_timezone",
-        "critical_overrides_quiet",
-        "update_throttle_minutes",
         "consecutive_failures",
         "paused_at",
         "paused_reason",
@@ -112,16 +105,8 @@ class AlertRuleAdmin(_ReadOnly):
     list_filter = ("min_risk_level", "is_active")
     search_fields = ("name", "description")
     fields = (
-        "name",
-        "description",
+        *RULE_FIELDS,
         "channels",
-        "min_risk_level",
-        "priorities",
-        "reason_codes",
-        "fired_rules",
-        "min_amount",
-        "queue",
-        "is_active",
         "created_at",
         "updated_at",
     )

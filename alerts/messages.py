@@ -194,7 +194,10 @@ def slack_message(payload: dict[str, Any]) -> dict[str, Any]:
             "type": "section",
             "fields": [
                 {"type": "mrkdwn", "text": f"*Account*\n{case['account_id']}"},
-                {"type": "mrkdwn", "text": f"*Risk*\n{case['risk_score']} ({case['risk_level']})"},
+                {
+                    "type": "mrkdwn",
+                    "text": f"*Risk*\n{case['risk_score']:.1f} ({case['risk_level']})",
+                },
                 {"type": "mrkdwn", "text": f"*Status*\n{case['status'].replace('_', ' ')}"},
                 {"type": "mrkdwn", "text": f"*Largest amount*\n{amount}"},
             ],

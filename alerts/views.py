@@ -46,6 +46,7 @@ from .services import (
     delivery_resend,
 )
 from .services.delivery import RESENDABLE
+from .services.rules import RULE_FIELDS
 
 
 def _require(request, action: str) -> None:
@@ -217,19 +218,6 @@ def _destinations(channels: list[Channel]) -> list[str]:
     return [c.target if c.kind == Channel.Kind.SLACK else c.name for c in channels]
 
 
-RULE_INPUTS = (
-    "name",
-    "description",
-    "min_risk_level",
-    "priorities",
-    "reason_codes",
-    "fired_rules",
-    "min_amount",
-    "queue",
-    "is_active",
-)
-
-
 def _rule_form_page(request, rule: AlertRule | None):
     _require(request, "alerts.manage")
     channels = channels_for_user(user=request.user)
@@ -238,7 +226,7 @@ def _rule_form_page(request, rule: AlertRule | None):
     )
     preview = None
     if request.method == "POST" and form.is_valid():
-        data = {k: form.cleaned_data[k] for k in RULE_INPUTS}
+        data = {k: form.cleaned_data[k] for k in RULE_FIELDS}
         data["queue"] = data["queue"] or ""
         chosen = list(form.cleaned_data["channels"])
         if "preview" in request.POST:

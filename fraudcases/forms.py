@@ -10,58 +10,8 @@ from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 
 from .models import Case
-from .selectors import CASE_SORTS, MAX_ID, SLA_STATES, users_who_work_cases
+from .selectors import MAX_ID, users_who_work_cases
 from .workflow import BULK_ACTIONS, BULK_BY_SLUG, BY_SLUG, TEXT_MAX, CaseAction, Input
-
-CASE_AGE_LABELS = {
-    "lt1d": "Under 1 day",
-    "1to3d": "1–3 days",
-    "3to7d": "3–7 days",
-    "gt7d": "Over 7 days",
-}
-SLA_LABELS = {"breached": "Breached", "due_soon": "Due soon", "ok": "OK"}
-
-
-class QueueFilterForm(forms.Form):
-    status = forms.ChoiceField(
-        required=False,
-        choices=[("open", "Open (any)"), ("", "All"), *Case.Status.choices],
-        initial="open",
-    )
-    priority = forms.ChoiceField(required=False, choices=[("", "Any"), *Case.Priority.choices])
-    assignee = forms.CharField(required=False, max_length=150)
-    risk_min = forms.IntegerField(required=False, min_value=0, max_value=100, label="Risk ≥")
-    risk_max = forms.IntegerField(required=False, min_value=0, max_value=100, label="Risk ≤")
-    age = forms.ChoiceField(
-        required=False, choices=[("", "Any"), *((k, label) for k, label in CASE_AGE_LABELS.items())]
-    )
-    sla = forms.ChoiceField(
-        required=False,
-        label="SLA",
-        choices=[("", "Any"), *((k, SLA_LABELS[k]) for k in SLA_STATES)],
-    )
-    tag = forms.CharField(required=False, max_length=50)
-    account_id = forms.CharField(required=False, max_length=100, label="Account")
-    q = forms.CharField(required=False, max_length=100, label="Search")
-    sort = forms.ChoiceField(
-        required=False, choices=[("", "Priority")] + [(k, k) for k in CASE_SORTS]
-    )
-
-    def clean(self):
-        data = super().clean()
-        lo, hi = data.get("risk_min"), data.get("risk_max")
-        if lo is not None and hi is not None and lo > hi:
-            self.add_error("risk_max", "Must be at least the minimum risk.")
-        return data
-
-    def filters(self) -> dict:
-        """Cleaned filters; the default view is open cases."""
-        if not self.is_bound:
-            return {"status": "open"}
-        data = dict(self.cleaned_data) if self.is_valid() else {"status": "open"}
-        if "status" not in self.data:
-            data["status"] = "open"
-        return data
 
 
 def _tag_list(value: str) -> list[str]:
@@ -81,7 +31,29 @@ def input_field(spec: Input) -> forms.Field:
         return forms.ChoiceField(
             label=spec.label,
             required=spec.required,
-            choices=[("", "Choose…"), *Case.Disposition.choices],
+            choices=[
+                ("", "Choose…"),
+                *((d, Case.Disposition(d).label) for d in Case.CLOSING_DISPOSITIONS),
+            ],
+        )
+    if spec.kind == "datetime":
+        return forms.DateTimeField(
+            label=spec.label,
+            required=spec.required,
+            help_text=spec.help,
+            widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        )
+    if spec.kind == "case":
+        return forms.IntegerField(
+            label=spec.label,
+            required=spec.required,
+            min_value=1,
+            max_value=MAX_ID,
+            help_text=spec.help,
+        )
+    if spec.kind == "line":
+        return forms.CharField(
+            label=spec.label, required=spec.required, max_length=200, help_text=spec.help
         )
     if spec.kind == "user":
         return forms.ModelChoiceField(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from contextvars import ContextVar
+from datetime import UTC, datetime
 
 from pythonjsonlogger.json import JsonFormatter as _LibraryJsonFormatter
 
@@ -46,8 +47,6 @@ class JsonFormatter(_LibraryJsonFormatter):
         super().__init__(list(JSON_FIELDS), *args, **kwargs)
 
     def formatTime(self, record, datefmt=None):
-        from datetime import UTC, datetime
-
         return datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds")
 
     def add_fields(self, log_data, record, message_dict):

@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from scoring.models import RiskLevel
+from scoring.models import RISK_SCORE_VALIDATORS, RiskLevel, risk_score_in_range
 
 
 class Case(models.Model):
@@ -36,8 +36,16 @@ class Case(models.Model):
         FRAUD_CONFIRMED = "fraud_confirmed", "Fraud confirmed"
         LEGITIMATE = "legitimate", "Legitimate"
         INCONCLUSIVE = "inconclusive", "Inconclusive"
+        # Set only by merging (the case's evidence moved to ``merged_into``); never a label.
+        MERGED = "merged", "Merged into another case"
 
     OPEN_STATUSES = (Status.NEW, Status.IN_REVIEW, Status.ESCALATED, Status.PENDING_APPROVAL)
+    # The dispositions a person chooses when closing (``merged`` is the merge service's).
+    CLOSING_DISPOSITIONS = (
+        Disposition.FRAUD_CONFIRMED,
+        Disposition.LEGITIMATE,
+        Disposition.INCONCLUSIVE,
+    )
     PRIORITY_RANK = {"critical": 4, "high": 3, "medium": 2, "low": 1}
 
     account_id = models.CharField(max_length=100)
@@ -46,7 +54,8 @@ class Case(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
     priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.MEDIUM)
     priority_rank = models.PositiveSmallIntegerField(default=2, editable=False)
-    risk_score = models.PositiveSmallIntegerField(default=0)
+    # The highest risk among the case's transactions (0-100, one decimal).
+    risk_score = models.FloatField(default=0.0, validators=RISK_SCORE_VALIDATORS)
     risk_level = models.CharField(max_length=16, choices=RiskLevel.choices, default=RiskLevel.HIGH)
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -87,15 +96,38 @@ class Case(models.Model):
         max_length=20, choices=Disposition.choices, blank=True, default=""
     )
     escalation_reason = models.TextField(blank=True, default="")
+    # Snooze ("waiting for customer / merchant"): out of the active queue until ``snoozed_until``
+    # or until a new risky transaction attaches (``fraudcases.services.snooze``).
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    snoozed_at = models.DateTimeField(null=True, blank=True)
+    snoozed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    snooze_reason = models.TextField(blank=True, default="")
+    # Merge: this case was closed as ``merged`` and its evidence moved to that case.
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_cases"
+    )
 
     class Meta:
-        ordering = ["-priority_rank", "created_at"]
+        # The queue's default order: highest risk first (one decimal keeps critical cases apart),
+        # ties by priority (which also weighs the amount at risk), then oldest first.
+        ordering = ["-risk_score", "-priority_rank", "created_at"]
         indexes = [
             models.Index(fields=["status", "-priority_rank", "created_at"], name="case_queue"),
+            models.Index(
+                fields=["status", "-risk_score", "-priority_rank", "created_at"],
+                name="case_queue_risk",
+            ),
             models.Index(fields=["assignee", "status"], name="case_assignee"),
             models.Index(fields=["account_id"], name="case_account"),
             models.Index(fields=["due_at"], name="case_due"),
             models.Index(fields=["created_at"], name="case_created"),
+            models.Index(fields=["snoozed_until"], name="case_snoozed"),
         ]
         constraints = [
             # One open case per account and trigger: concurrent workers attach, never duplicate.
@@ -107,6 +139,9 @@ class Case(models.Model):
             models.CheckConstraint(
                 condition=Q(status="closed") | Q(disposition=""),
                 name="case_disposition_only_when_closed",
+            ),
+            models.CheckConstraint(
+                condition=risk_score_in_range("risk_score"), name="case_risk_score_range"
             ),
         ]
 
@@ -132,13 +167,22 @@ class Case(models.Model):
             "disposition": self.disposition,
             "risk_score": self.risk_score,
             "proposed_disposition": self.proposed_disposition,
+            "snoozed_until": self.snoozed_until.isoformat() if self.snoozed_until else None,
+            "merged_into": self.merged_into_id,
         }
 
     @property
+    def is_snoozed(self) -> bool:
+        return self.snoozed_until is not None
+
+    @property
     def sla_state(self) -> str:
-        """``breached``, ``due_soon`` (within a quarter of its SLA window) or ``ok``/``none``."""
+        """``breached``, ``due_soon`` (within a quarter of its SLA window) or ``ok``/``none``;
+        ``paused`` while snoozed when ``CASE_SNOOZE_PAUSES_SLA``."""
         if not self.is_open or self.due_at is None:
             return "none"
+        if self.snoozed_until is not None and settings.CASE_SNOOZE_PAUSES_SLA:
+            return "paused"
         now = timezone.now()
         if self.due_at <= now:
             return "breached"
@@ -369,7 +413,7 @@ class QAReview(models.Model):
     # answerable for it (the investigator who asked for it, or else who closed it).
     closed_at = models.DateTimeField()
     disposition = models.CharField(max_length=20, choices=Case.Disposition.choices)
-    risk_score = models.PositiveSmallIntegerField(default=0)
+    risk_score = models.FloatField(default=0.0, validators=RISK_SCORE_VALIDATORS)
     investigator = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

@@ -2,25 +2,18 @@
 
 Settings only name paths; this module makes them, at start-up (``FraudcasesConfig.ready``), so
 importing settings has no side effects. Entry points (``manage.py``, ``wsgi.py``, the Celery app)
-call ``private_umask`` first, so every file a process creates under ``VAR_DIR`` (SQLite database
+set ``os.umask(0o077)`` first, so every file a process creates under ``VAR_DIR`` (SQLite database
 and journal, broker messages, models, attachments, keys) is mode 600 and every directory 700.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from django.conf import settings
 
-PRIVATE_UMASK = 0o077
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
-
-
-def private_umask() -> None:
-    """Files and directories this process creates are readable by its own user only."""
-    os.umask(PRIVATE_UMASK)
 
 
 def _private_dir(path: Path) -> None:

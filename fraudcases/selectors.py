@@ -2,45 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from scoring.models import Transaction
 
+from .filters import CaseFilter, sla_q
 from .models import Attachment, AuditEvent, Case, Note
 from .permissions import INVESTIGATOR, SUPERVISOR, user_can
 from .workflow import CASE_ACTIONS, PAGE
 
-# Sort keys the queue accepts (anything else falls back to the default order).
-CASE_SORTS = {
-    "priority": ("-priority_rank", "created_at"),
-    "-priority": ("priority_rank", "-created_at"),
-    "risk": ("risk_score", "id"),
-    "-risk": ("-risk_score", "id"),
-    "age": ("-created_at", "-id"),
-    "-age": ("created_at", "id"),
-    "due": (F("due_at").asc(nulls_last=True), "id"),
-    "-due": (F("due_at").desc(nulls_last=True), "id"),
-    "account": ("account_id", "id"),
-    "-account": ("-account_id", "-id"),
-    "status": ("status", "-priority_rank"),
-    "-status": ("-status", "-priority_rank"),
-}
-# Age buckets offered by the queue filter: (lower bound, upper bound) of time since opening.
-CASE_AGES = {
-    "lt1d": (None, timedelta(days=1)),
-    "1to3d": (timedelta(days=1), timedelta(days=3)),
-    "3to7d": (timedelta(days=3), timedelta(days=7)),
-    "gt7d": (timedelta(days=7), None),
-}
-SLA_STATES = ("breached", "due_soon", "ok")
 # Largest primary key the database holds: a longer number in a URL or form is "no such row".
 MAX_ID = 2**63 - 1
 
@@ -52,78 +31,31 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def _sla_q(state: str, now: datetime) -> Q:
-    open_q = Q(status__in=Case.OPEN_STATUSES, due_at__isnull=False)
-    if state == "breached":
-        return open_q & Q(due_at__lte=now)
-    soon = Q()
-    for priority, hours in settings.CASE_SLA_HOURS.items():
-        horizon = now + timedelta(seconds=hours * 3600 * settings.CASE_SLA_DUE_SOON_SHARE)
-        soon |= Q(priority=priority, due_at__lte=horizon)
-    if state == "due_soon":
-        return open_q & Q(due_at__gt=now) & soon
-    if state == "ok":
-        return open_q & Q(due_at__gt=now) & ~soon
-    return Q()
+def case_filter(*, user, data: Mapping[str, Any] | None = None) -> CaseFilter:
+    """The queue's filters (``fraudcases.filters.CaseFilter``) bound to ``data`` over the cases
+    the user may see (unknown roles: none). ``.qs`` is the result; ``.errors`` names each
+    value that is not valid (the page shows them, the API answers 400)."""
+    base = (
+        Case.objects.select_related("assignee")
+        if user_can(user, "case.view")
+        else Case.objects.none()
+    )
+    return CaseFilter(data, queryset=base, user=user)
 
 
-def case_list(*, user, filters: dict[str, Any] | None = None) -> QuerySet[Case]:
-    """Cases the user may see, filtered and sorted. Unknown roles get nothing.
+def case_list(*, user, filters: Mapping[str, Any] | None = None) -> QuerySet[Case]:
+    """Cases the user may see, filtered and sorted (``fraudcases.filters.CaseFilter``; a value
+    that is not valid is ignored here, so callers that take user input check
+    :func:`case_filter`'s errors first). Unknown roles get nothing."""
+    return case_filter(user=user, data=filters).qs
 
-    ``status`` takes a status, ``open`` (every open status) or nothing (all).
-    """
-    if not user_can(user, "case.view"):
-        return Case.objects.none()
-    qs = Case.objects.select_related("assignee")
-    filters = filters or {}
-    now = timezone.now()
-    status = filters.get("status")
-    if status == "open":
-        qs = qs.filter(status__in=Case.OPEN_STATUSES)
-    elif status in Case.Status.values:
-        qs = qs.filter(status=status)
-    if (priority := filters.get("priority")) in Case.Priority.values:
-        qs = qs.filter(priority=priority)
-    if account := (filters.get("account_id") or "").strip():
-        qs = qs.filter(account_id=account)
-    assignee = filters.get("assignee")
-    if assignee == "me":
-        qs = qs.filter(assignee=user)
-    elif assignee == "none":
-        qs = qs.filter(assignee__isnull=True)
-    elif assignee:
-        qs = qs.filter(assignee__username=assignee)
-    if (risk_min := _int(filters.get("risk_min"))) is not None:
-        qs = qs.filter(risk_score__gte=risk_min)
-    if (risk_max := _int(filters.get("risk_max"))) is not None:
-        qs = qs.filter(risk_score__lte=risk_max)
-    if (age := filters.get("age")) in CASE_AGES:
-        older_than, younger_than = CASE_AGES[age]
-        if older_than is not None:
-            qs = qs.filter(created_at__lte=now - older_than)
-        if younger_than is not None:
-            qs = qs.filter(created_at__gt=now - younger_than)
-    if (sla := filters.get("sla")) in SLA_STATES:
-        qs = qs.filter(_sla_q(sla, now))
-    if tag := (filters.get("tag") or "").strip():
-        qs = qs.filter(tags__name=tag.lower())
-    if q := (filters.get("q") or "").strip():
-        matching = Transaction.objects.filter(
-            Q(external_id=q) | Q(merchant_id__iexact=q) | Q(account_id__iexact=q)
-        ).values("pk")
-        qs = qs.filter(
-            Q(account_id__icontains=q)
-            | Q(title__icontains=q)
-            | Q(case_transactions__transaction__in=matching)
-        ).distinct()
-    if created_from := filters.get("created_from"):
-        qs = qs.filter(created_at__gte=created_from)
-    if created_to := filters.get("created_to"):
-        qs = qs.filter(created_at__lte=created_to)
-    sort = CASE_SORTS.get(filters.get("sort") or "")
-    if sort:
-        qs = qs.order_by(*sort)
-    return qs
+
+def case_queue_page_filters(query: Mapping[str, Any]) -> dict[str, Any]:
+    """The queue page's defaults: open cases that are not snoozed, unless the URL says."""
+    data = {k: query.get(k) for k in query}
+    data.setdefault("status", "open")
+    data.setdefault("snoozed", "active")
+    return data
 
 
 def case_get(*, user, case_id: int) -> Case | None:
@@ -132,7 +64,7 @@ def case_get(*, user, case_id: int) -> Case | None:
         return None
     return (
         case_list(user=user)
-        .select_related("closed_by", "closure_requested_by")
+        .select_related("closed_by", "closure_requested_by", "snoozed_by")
         .filter(pk=case_id)
         .first()
     )
@@ -149,6 +81,8 @@ def case_available_actions(*, user, case: Case) -> set[str]:
             available.add(action.code)
     if "case.claim" in available and case.assignee_id is not None:
         available.discard("case.claim")
+    if case.snoozed_until is None:
+        available.discard("case.wake")
     return available
 
 
@@ -283,7 +217,7 @@ def supervisor_overview(*, user) -> dict[str, Any]:
             .order_by("updated_at")
         ),
         "breached": list(
-            base.filter(_sla_q("breached", now)).exclude(status=Case.Status.ESCALATED)[:100]
+            base.filter(sla_q("breached", now)).exclude(status=Case.Status.ESCALATED)[:100]
         ),
         "workload": workload(user=user),
         "unassigned": base.filter(status=Case.Status.NEW, assignee__isnull=True).count(),
@@ -391,3 +325,154 @@ def audit_event_list(*, user, filters: dict[str, Any] | None = None) -> QuerySet
 def audit_actions() -> list[str]:
     """Distinct action codes in the log (for the filter's choices)."""
     return list(AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct())
+
+
+# --- Entity graph of a case (filters) ------------------------------------------------------------
+
+GRAPH_ENTITIES = {
+    "device_id": "device",
+    "ip_address": "ip",
+    "counterparty_id": "counterparty",
+    "merchant_id": "merchant",
+}
+# Rows of other accounts' shared transactions read at most (popular merchants are shared by
+# many accounts; the graph is cut, and says so, rather than reading them all).
+GRAPH_MAX_SHARED_ROWS = 5000
+
+
+def case_graph(*, user, case: Case) -> dict[str, Any]:
+    """The case's entity graph: its account, the devices, IPs, counterparties and merchants the
+    account used within ``CASE_GRAPH_WINDOW_DAYS`` of the case's latest transaction, the other
+    accounts that used them in that window and those accounts' cases (depth 2 from the
+    account). At most ``CASE_GRAPH_MAX_NODES`` nodes, nearest first; ``truncated`` says when
+    it was cut. Six queries (the role check included) whatever the size. Nothing for users
+    who may not see cases."""
+    if not user_can(user, "case.view"):
+        return {"nodes": [], "edges": [], "truncated": False}
+    window = timedelta(days=settings.CASE_GRAPH_WINDOW_DAYS)
+    max_nodes = settings.CASE_GRAPH_MAX_NODES
+    fields = list(GRAPH_ENTITIES)
+    anchor = (
+        Transaction.objects.filter(case_link__case=case)
+        .order_by("-occurred_at")
+        .values_list("occurred_at", flat=True)
+        .first()
+    ) or timezone.now()
+    in_window = Q(occurred_at__gte=anchor - window, occurred_at__lte=anchor + window)
+    own = set(
+        Transaction.objects.filter(in_window, account_id=case.account_id)
+        .order_by()
+        .values_list(*fields)
+        .distinct()
+    )
+    entities: dict[str, set[str]] = {f: set() for f in fields}
+    for row in own:
+        for name, value in zip(fields, row, strict=True):
+            if value:
+                entities[name].add(str(value))
+    shared = Q()
+    for name, values in entities.items():
+        if values:
+            shared |= Q(**{f"{name}__in": sorted(values)})
+    others: list[tuple] = []
+    if shared:
+        others = list(
+            Transaction.objects.filter(in_window)
+            .filter(shared)
+            .exclude(account_id=case.account_id)
+            .order_by()
+            .values_list("account_id", *fields)
+            .distinct()[: GRAPH_MAX_SHARED_ROWS + 1]
+        )
+    truncated = len(others) > GRAPH_MAX_SHARED_ROWS
+    others = others[:GRAPH_MAX_SHARED_ROWS]
+    accounts = {case.account_id} | {row[0] for row in others}
+    risk = dict(
+        Transaction.objects.filter(in_window, account_id__in=accounts)
+        .order_by()
+        .values_list("account_id")
+        .annotate(top=Max("risk_score"))
+        .values_list("account_id", "top")
+    )
+    cases = list(
+        Case.objects.filter(account_id__in=accounts)
+        .order_by("-created_at")
+        .values("id", "account_id", "status", "risk_score", "risk_level", "disposition")[
+            : max_nodes + 1
+        ]
+    )
+    nodes: dict[str, dict[str, Any]] = {}
+    edges: list[dict[str, str]] = []
+
+    def add(node_id: str, **data: Any) -> bool:
+        nonlocal truncated
+        if node_id in nodes:
+            return True
+        if len(nodes) >= max_nodes:
+            truncated = True
+            return False
+        nodes[node_id] = {"id": node_id, **data}
+        return True
+
+    def link(source: str, target: str, kind: str) -> None:
+        if source in nodes and target in nodes:
+            edges.append({"source": source, "target": target, "kind": kind})
+
+    def account_node(account: str, depth: int) -> str:
+        node_id = f"account:{account}"
+        top = risk.get(account)
+        add(
+            node_id,
+            type="account",
+            label=account,
+            depth=depth,
+            risk=float(top) if top is not None else None,
+        )
+        return node_id
+
+    def case_node(row: dict[str, Any], depth: int) -> str:
+        node_id = f"case:{row['id']}"
+        add(
+            node_id,
+            type="case",
+            label=f"Case #{row['id']}",
+            depth=depth,
+            case_id=row["id"],
+            status=row["status"],
+            disposition=row["disposition"],
+            risk=float(row["risk_score"]),
+            risk_level=row["risk_level"],
+            url=f"/cases/{row['id']}/",
+        )
+        return node_id
+
+    this_case = next((r for r in cases if r["id"] == case.pk), None) or {
+        "id": case.pk,
+        "account_id": case.account_id,
+        "status": case.status,
+        "risk_score": case.risk_score,
+        "risk_level": case.risk_level,
+        "disposition": case.disposition,
+    }
+    root_case = case_node(this_case, 0)
+    nodes[root_case]["current"] = True
+    root = account_node(case.account_id, 0)
+    link(root_case, root, "case of")
+    for name, kind in GRAPH_ENTITIES.items():  # depth 1: what the account used
+        for value in sorted(entities[name]):
+            node_id = f"{kind}:{value}"
+            if add(node_id, type=kind, label=value, depth=1):
+                link(root, node_id, "used")
+    for row in others:  # depth 2: other accounts using the same things
+        other = account_node(row[0], 2)
+        for name, value in zip(fields, row[1:], strict=True):
+            if value and str(value) in entities[name]:
+                link(other, f"{GRAPH_ENTITIES[name]}:{value}", "used")
+    if len(cases) > max_nodes:
+        truncated = True
+    for row in cases:  # cases attached to the accounts in the graph
+        account_id = f"account:{row['account_id']}"
+        if account_id in nodes and case_node(row, nodes[account_id]["depth"]) in nodes:
+            link(f"case:{row['id']}", account_id, "case of")
+    unique_edges = list({(e["source"], e["target"]): e for e in edges}.values())
+    return {"nodes": list(nodes.values()), "edges": unique_edges, "truncated": truncated}

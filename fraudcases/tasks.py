@@ -8,6 +8,7 @@ from celery import shared_task
 
 from .audit import AnchorRefusedError, audit_anchor_write, audit_check_run
 from .services import cases_escalate_overdue, login_failures_purge
+from .services.snooze import cases_wake_due
 
 logger = logging.getLogger(__name__)
 
@@ -17,6 +18,14 @@ def escalate_overdue_cases() -> int:
     """Beat task: escalate open cases past their SLA due time (each with an audit event saying
     why). Idempotent: an escalated case is not picked again."""
     return len(cases_escalate_overdue())
+
+
+@shared_task(name="fraudcases.wake_snoozed_cases", time_limit=120, soft_time_limit=100)
+def wake_snoozed_cases() -> int:
+    """Beat task: wake snoozed cases whose time has come (each with a ``case.wake`` audit
+    event). Idempotent: a woken case is not snoozed any more. No retries: the next beat run
+    (every minute) is the retry."""
+    return len(cases_wake_due())
 
 
 @shared_task(name="fraudcases.purge_login_failures", time_limit=60, soft_time_limit=50)

@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("cases/", views.case_queue, name="case-queue"),
+    path("cases/live/", views.case_queue_live, name="case-queue-live"),
     path("cases/next/", views.case_next, name="case-next"),
     path("cases/bulk/", views.case_bulk, name="case-bulk"),
     path("cases/<int:pk>/", views.case_detail, name="case-detail"),

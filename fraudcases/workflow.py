@@ -44,9 +44,10 @@ TEXT_MAX = 10_000
 class Input:
     """One piece of input an action needs; pages, the API and the admin build fields from it.
 
-    ``kind``: ``text`` (free text, at most 10,000 characters), ``disposition`` (one of
-    ``Case.Disposition``), ``user`` (a username; empty means nobody) or ``tags`` (a
-    comma-separated list of tag names).
+    ``kind``: ``text`` (free text, at most 10,000 characters), ``line`` (one line, at most 200
+    characters), ``disposition`` (one of ``Case.CLOSING_DISPOSITIONS``), ``user`` (a username;
+    empty means nobody), ``tags`` (a comma-separated list of tag names), ``datetime`` (ISO 8601
+    with a zone) or ``case`` (a case number).
     """
 
     name: str
@@ -114,6 +115,12 @@ REASON = Input("reason", "text", "Reason")
 DISPOSITION = Input("disposition", "disposition", "Disposition")
 _T = "fraudcases.services.transitions."
 _E = "fraudcases.services.evidence."
+_Z = "fraudcases.services.snooze."
+_M = "fraudcases.services.merge."
+# Where a case can be put aside, merged, or have a transaction moved: open, not yet with the
+# approver (a closure waiting for approval is decided first).
+WORKABLE = frozenset({S.NEW, S.IN_REVIEW, S.ESCALATED})
+INTO = Input("into", "case", "Into case #", help="The case number that receives the evidence.")
 
 
 def _closed_message(case: Case, data: dict) -> str:
@@ -286,6 +293,68 @@ CASE_ACTIONS: tuple[CaseAction, ...] = (
         supervisor_stage=True,
         surfaces=frozenset({PAGE, ADMIN_SITE}),
         done=lambda tags, data: f"Tags: {', '.join(tags) or 'none'}.",
+    ),
+    CaseAction(
+        slug="snooze",
+        code="case.snooze",
+        label="Snooze",
+        roles=CASE_WORKERS,
+        from_statuses=WORKABLE,
+        to="unchanged; out of the active queue until the time or a new risky transaction",
+        service=_Z + "case_snooze",
+        audit=("case.snooze",),
+        inputs=(
+            Input("until", "datetime", "Wake up at", help="ISO 8601, e.g. 2026-12-03T09:00Z"),
+            Input("reason", "text", "Waiting for"),
+        ),
+        owned=True,
+        done=lambda case, data: f"Snoozed until {case.snoozed_until:%Y-%m-%d %H:%M} UTC.",
+    ),
+    CaseAction(
+        slug="wake",
+        code="case.wake",
+        label="Wake now",
+        roles=CASE_WORKERS,
+        from_statuses=WORKABLE,
+        to="unchanged; back in the active queue (the snoozed time is added to the SLA when paused)",
+        service=_Z + "case_wake",
+        audit=("case.wake",),
+        inputs=(Input("note", "text", "Note", required=False),),
+        owned=True,
+        done=lambda case, data: "The case is back in the queue.",
+    ),
+    CaseAction(
+        slug="merge",
+        code="case.merge",
+        label="Merge into another case",
+        roles=CASE_WORKERS,
+        from_statuses=WORKABLE,
+        to="→ closed as merged; transactions, notes, attachments and tags move to the target",
+        service=_M + "case_merge",
+        audit=("case.merge",),
+        inputs=(INTO, Input("note", "text", "Why these cases are one")),
+        owned=True,
+        supervisor_stage=True,
+        done=lambda target, data: f"Merged into case #{target.pk}.",
+    ),
+    CaseAction(
+        slug="move-transaction",
+        code="case.move_transaction",
+        label="Move a transaction",
+        roles=CASE_WORKERS,
+        from_statuses=WORKABLE,
+        to="unchanged; one transaction moves to another case",
+        service=_M + "case_transaction_move",
+        audit=("case.move_transaction",),
+        inputs=(
+            Input("transaction_id", "line", "Transaction (external id)"),
+            INTO,
+            Input("note", "text", "Why it belongs there"),
+        ),
+        owned=True,
+        supervisor_stage=True,
+        surfaces=frozenset({PAGE, API}),
+        done=lambda case, data: f"Transaction moved to case #{data['into']}.",
     ),
     CaseAction(
         slug="attach",

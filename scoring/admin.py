@@ -16,6 +16,7 @@ from fraudcases.admin_rules import (
 )
 from fraudcases.roles import ADMIN, AUDITOR, SUPERVISOR
 
+from .fields import SUMMARY_FIELDS
 from .models import (
     ApiKey,
     DriftReport,
@@ -44,11 +45,7 @@ class TransactionAdmin(ReadOnlyAdmin):
     """Transactions arrive through the API, streams or import; a failed row shows its error."""
 
     list_display = (
-        "external_id",
-        "account_id",
-        "amount",
-        "currency",
-        "occurred_at",
+        *SUMMARY_FIELDS,
         "status",
         "risk_score",
         "risk_level",

@@ -24,7 +24,8 @@ import pandas as pd
 
 from .ensemble import booster
 from .features import compute_features, usable_rows
-from .ml import precision_at_budget, predict_proba, ranking_metrics, train
+from .levels import ANCHORS, LEVELS, risk_levels
+from .ml import artifact_levels, precision_at_budget, predict_proba, ranking_metrics, train
 
 RAW_COLUMNS = [
     "amount",
@@ -96,6 +97,49 @@ def _per_pattern(
     return out
 
 
+def level_metrics(
+    y: np.ndarray, levels: np.ndarray, *, expected: dict[str, Any] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Per risk level on the hold-out: rows, share of all traffic, fraud, precision and recall
+    within the level, and the same at that level or above (what alerting on it catches).
+    ``expected``: the calibration's expected precision per level, reported next to it."""
+    y = np.asarray(y, dtype=int)
+    n, positives = len(y), int(y.sum())
+    order = ["low", *LEVELS]
+    out: dict[str, dict[str, Any]] = {}
+    for i, level in enumerate(order):
+        band = levels == level
+        above = np.isin(levels, order[i:])
+        fraud, fraud_above = int(y[band].sum()), int(y[above].sum())
+        row: dict[str, Any] = {
+            "rows": int(band.sum()),
+            "share": float(band.mean()) if n else 0.0,
+            "normal_share_at_or_above": float(above[y == 0].mean()) if (y == 0).any() else None,
+            "fraud": fraud,
+            "precision": fraud / int(band.sum()) if band.any() else None,
+            "recall": fraud / positives if positives else None,
+            "precision_at_or_above": fraud_above / int(above.sum()) if above.any() else None,
+            "recall_at_or_above": fraud_above / positives if positives else None,
+        }
+        if expected is not None and level in expected:
+            row["expected_precision"] = expected[level]
+        out[level] = row
+    return out
+
+
+def _candidate_levels(artifact: dict[str, Any], y: np.ndarray, scores: np.ndarray):
+    """The candidate's levels on the hold-out: from its alert-budget calibration, or (without
+    one) the fixed cut-offs of probability × 100 at the 40/70/90 anchors."""
+    calibration = artifact_levels(artifact)
+    if calibration is not None:
+        levels = risk_levels(calibration, scores)
+        return "alert_budget", level_metrics(y, levels, expected=calibration.expected_precision)
+    levels = np.full(len(scores), "low", dtype=object)
+    for level in LEVELS:
+        levels[np.asarray(scores) * 100 >= ANCHORS[level]] = level
+    return "fixed_cutoffs", level_metrics(y, levels)
+
+
 def _report(y, scores, patterns) -> dict[str, Any]:
     report: dict[str, Any] = ranking_metrics(y, scores)
     if patterns is not None:
@@ -105,13 +149,22 @@ def _report(y, scores, patterns) -> dict[str, Any]:
     return report
 
 
-def evaluate(frame: pd.DataFrame, *, holdout: float = 0.3, seed: int = 0) -> dict[str, Any]:
+def evaluate(
+    frame: pd.DataFrame,
+    *,
+    holdout: float = 0.3,
+    seed: int = 0,
+    budgets: dict[str, float] | None = None,
+) -> dict[str, Any]:
     """Train on the earliest ``1 - holdout`` of labelled rows by time, score the rest.
 
     Returns ``{"candidate", "raw_gbm", "isolation_forest", "rank_by_amount", "positives", "rows",
     ...}``; each model entry has ``average_precision``, ``roc_auc``, ``precision_at_1pct``,
     ``recall_at_1pct``, ``precision_at_5pct``, ``recall_at_5pct`` (and ``per_pattern`` when the
-    data names fraud patterns).
+    data names fraud patterns). The candidate's entry also has ``levels`` (per level: rows,
+    share of traffic, precision and recall; see :func:`level_metrics`) and ``levels_from``
+    (``alert_budget``: calibrated with ``budgets`` at training, as ``train_model`` does;
+    ``fixed_cutoffs`` when the candidate has no calibration).
     """
     if not 0 < holdout < 1:
         raise ValueError("--holdout must be between 0 and 1 (e.g. 0.3).")
@@ -141,7 +194,7 @@ def evaluate(frame: pd.DataFrame, *, holdout: float = 0.3, seed: int = 0) -> dic
     if np.nansum(y_train) == 0:
         raise ValueError(f"No fraud labels before {cut_time.isoformat()} to train on.")
 
-    candidate = train(train_frame, seed=seed)
+    candidate = train(train_frame, seed=seed, budgets=budgets)
     artifact = candidate.artifact
     history = frame[frame["occurred_at"] <= test["occurred_at"].max()]
     features = compute_features(history.drop(columns=["is_fraud"]), artifact=artifact)
@@ -161,8 +214,11 @@ def evaluate(frame: pd.DataFrame, *, holdout: float = 0.3, seed: int = 0) -> dic
     patterns = (
         test["fraud_pattern"].fillna("").astype(str).to_numpy() if "fraud_pattern" in test else None
     )
+    candidate_report = _report(y_test, candidate_scores, patterns)
+    levels_from, per_level = _candidate_levels(artifact, y_test, candidate_scores)
+    candidate_report.update(levels_from=levels_from, levels=per_level)
     return {
-        "candidate": _report(y_test, candidate_scores, patterns),
+        "candidate": candidate_report,
         "raw_gbm": _report(y_test, raw_scores, patterns),
         "isolation_forest": _report(y_test, novelty, patterns),
         "rank_by_amount": _report(y_test, amount_scores, patterns),

@@ -26,6 +26,9 @@ TRANSACTION_FIELDS: tuple[str, ...] = (
     "counterparty_id",
     "metadata",
 )
+# What names a transaction in a list or a result (the admin list, the API's result): the first
+# five fields of the contract.
+SUMMARY_FIELDS: tuple[str, ...] = TRANSACTION_FIELDS[:5]
 REQUIRED_FIELDS: tuple[str, ...] = ("external_id", "account_id", "amount", "occurred_at")
 # Free-text identifier fields and their maximum length (the database column's length).
 TEXT_FIELDS: dict[str, int] = {

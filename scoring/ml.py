@@ -22,6 +22,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from .ensemble import fit_ensemble
 from .features import compute_training_features, feature_spec, usable_rows
+from .levels import LevelCalibration, calibrate_levels, check_budgets, display_risk
 
 ALGORITHM = "Ensemble: gradient boosting + IsolationForest novelty, logistic calibration"
 ALGORITHM_UNSUPERVISED = "IsolationForest novelty on behavioural features (no labels yet)"
@@ -66,7 +67,9 @@ class TrainedModel:
     summary: dict[str, Any]
 
 
-def train(frame: pd.DataFrame, *, seed: int = 0) -> TrainedModel:
+def train(
+    frame: pd.DataFrame, *, seed: int = 0, budgets: dict[str, float] | None = None
+) -> TrainedModel:
     """Train the ensemble on a history of transactions (labels in ``is_fraud``: 1, 0 or unknown).
 
     All rows serve as history for the features and for the novelty detector; labelled rows train
@@ -74,8 +77,16 @@ def train(frame: pd.DataFrame, *, seed: int = 0) -> TrainedModel:
     time, amount or account) are skipped and counted in ``summary["skipped"]``. ``metrics`` are
     measured on the latest 20 % of labelled rows by time, scored by a booster that never saw them
     (empty when the model is unsupervised).
+
+    Risk levels are set by alert budget (``budgets``, shares of normal traffic per level; see
+    :mod:`scoring.levels`) on the same out-of-sample calibration slice, and stored in the
+    artifact (``artifact["levels"]``) and the summary (``summary["levels"]``). Without that
+    slice (unsupervised, or too few recent frauds) there are no levels: the score is then the
+    probability × 100 with the fixed 40/70/90 cut-offs. Bad budgets raise ``ValueError``.
     """
     started = time.monotonic()
+    if budgets is not None:
+        check_budgets(budgets)  # refuse bad settings before spending the training time
     frame, skipped = usable_rows(frame)
     if frame.empty:
         raise ValueError(f"No transactions to train on{_skipped_text(skipped)}.")
@@ -89,6 +100,7 @@ def train(frame: pd.DataFrame, *, seed: int = 0) -> TrainedModel:
     y = labels.to_numpy(dtype=float)
     ensemble, held_out = fit_ensemble(X, y, feature_names=names, seed=seed)
     metrics: dict[str, Any] = {}
+    levels = _calibrate(held_out, budgets)
     if held_out:
         metrics = ranking_metrics(held_out["y"], held_out["scores"])
         metrics.update(
@@ -118,6 +130,8 @@ def train(frame: pd.DataFrame, *, seed: int = 0) -> TrainedModel:
         fraud = frame["is_fraud"].fillna(0).astype(bool).to_numpy()
         patterns = frame.loc[fraud, "fraud_pattern"].fillna("")
         summary["patterns"] = {k or "unknown": int(v) for k, v in patterns.value_counts().items()}
+    if levels is not None:
+        summary["levels"] = levels_summary(levels)
     summary["skipped"] = skipped
     summary["train_seconds"] = round(time.monotonic() - started, 2)
     artifact = {
@@ -128,7 +142,52 @@ def train(frame: pd.DataFrame, *, seed: int = 0) -> TrainedModel:
         "algorithm": ALGORITHM if ensemble.mode == "supervised" else ALGORITHM_UNSUPERVISED,
         "mode": ensemble.mode,
     }
+    if levels is not None:
+        artifact["levels"] = levels.to_dict()
     return TrainedModel(artifact=artifact, metrics=metrics, summary=summary)
+
+
+def _calibrate(held_out: dict[str, Any], budgets: dict[str, float] | None):
+    """Levels from the calibration slice's out-of-sample probabilities, or None without one."""
+    if not held_out or not (np.asarray(held_out["y"]) == 0).any():
+        return None
+    return calibrate_levels(probabilities=held_out["scores"], labels=held_out["y"], budgets=budgets)
+
+
+def levels_summary(levels: LevelCalibration) -> dict[str, Any]:
+    """What the registry records and ``/models/`` shows of a calibration (no rank table):
+    per level its threshold as log-odds and as probability, the budget, the share of normal
+    calibration traffic at or above it, the expected precision and the rows it was measured on."""
+    return {
+        level: {
+            "log_odds": round(levels.thresholds[level], 4),
+            "probability": float(1 / (1 + np.exp(-levels.thresholds[level]))),
+            "budget": levels.budgets[level],
+            "normal_share": round(levels.normal_share[level], 6),
+            "expected_precision": (
+                None
+                if levels.expected_precision[level] is None
+                else round(float(levels.expected_precision[level]), 4)
+            ),
+            "rows": levels.rows[level],
+        }
+        for level in levels.thresholds
+    }
+
+
+def artifact_levels(artifact: dict[str, Any]) -> LevelCalibration | None:
+    """The artifact's level calibration (None for artifacts trained before levels existed)."""
+    data = artifact.get("levels")
+    return LevelCalibration.from_dict(data) if data else None
+
+
+def model_risk(artifact: dict[str, Any], probabilities: np.ndarray) -> np.ndarray:
+    """The model's displayed risk, 0-100: the calibrated one-decimal map when the artifact has
+    levels, else the probability × 100 rounded to a whole number (older artifacts)."""
+    levels = artifact_levels(artifact)
+    if levels is None:
+        return np.clip(np.rint(np.asarray(probabilities, dtype=float) * 100), 0, 100)
+    return display_risk(levels, probabilities)
 
 
 def _skipped_text(skipped: dict[str, int]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -13,6 +14,15 @@ class RiskLevel(models.TextChoices):
     MEDIUM = "medium", "Medium"
     HIGH = "high", "High"
     CRITICAL = "critical", "Critical"
+
+
+# A displayed risk is 0-100 with one decimal (``scoring.levels.display_risk``).
+RISK_SCORE_VALIDATORS = [MinValueValidator(0.0), MaxValueValidator(100.0)]
+
+
+def risk_score_in_range(field: str) -> Q:
+    """Check-constraint condition: ``field`` is empty or a risk from 0 to 100."""
+    return Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__gte": 0, f"{field}__lte": 100})
 
 
 class LabelSource(models.TextChoices):
@@ -67,7 +77,7 @@ class Transaction(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     enqueued_at = models.DateTimeField(null=True, blank=True)
     scoring_attempts = models.PositiveSmallIntegerField(default=0)
-    risk_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    risk_score = models.FloatField(null=True, blank=True, validators=RISK_SCORE_VALIDATORS)
     risk_level = models.CharField(max_length=16, choices=RiskLevel.choices, blank=True, default="")
     reasons = models.JSONField(default=list, blank=True)
     features = models.JSONField(default=dict, blank=True)
@@ -77,7 +87,7 @@ class Transaction(models.Model):
     scored_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True, default="")
     # Shadow scoring by the challenger model: stored for comparison, never acted upon.
-    challenger_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    challenger_score = models.FloatField(null=True, blank=True, validators=RISK_SCORE_VALIDATORS)
     challenger_model_version = models.ForeignKey(
         "scoring.ModelVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -104,8 +114,11 @@ class Transaction(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="txn_amount_positive"),
             models.CheckConstraint(
-                condition=Q(risk_score__isnull=True) | Q(risk_score__lte=100),
-                name="txn_risk_score_range",
+                condition=risk_score_in_range("risk_score"), name="txn_risk_score_range"
+            ),
+            models.CheckConstraint(
+                condition=risk_score_in_range("challenger_score"),
+                name="txn_challenger_score_range",
             ),
         ]
 

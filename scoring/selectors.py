@@ -5,13 +5,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
+from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet
 
 from fraudcases.permissions import user_can
 
 from .features import INPUT_COLUMNS, LOOKBACK
-from .models import LabelSource, ModelVersion, Transaction
+from .fields import TRANSACTION_FIELDS
+from .models import (
+    DriftReport,
+    EvaluationReport,
+    LabelSource,
+    ModelVersion,
+    Rule,
+    Transaction,
+)
 from .schema import STORABLE_MAX, STORABLE_MIN
 
 FRAME_FIELDS = [*INPUT_COLUMNS, "is_fraud", "fraud_pattern", "metadata"]
@@ -72,13 +82,6 @@ def transaction_get_for_client(*, external_id: str) -> Transaction | None:
         .filter(external_id=external_id)
         .first()
     )
-
-
-def transaction_list_for_user(*, user) -> QuerySet[Transaction]:
-    """Transactions a signed-in user may read (fail closed)."""
-    if not user_can(user, "transaction.view"):
-        return Transaction.objects.none()
-    return Transaction.objects.all()
 
 
 def model_versions_for_user(*, user) -> QuerySet[ModelVersion]:
@@ -145,8 +148,6 @@ def model_live_precision() -> dict[int, dict[str, float | int | None]]:
 
 
 def _alert_threshold() -> int:
-    from django.conf import settings
-
     return min(settings.RISK_LEVEL_THRESHOLDS[level] for level in settings.CASE_OPEN_LEVELS)
 
 
@@ -158,8 +159,6 @@ def challenger_comparison(*, challenger: ModelVersion, limit: int = 200_000) -> 
     was closed, or it carries a label), which for the challenger's extra alerts is often nowhere:
     ``labelled`` says how many alerts each side's precision rests on.
     """
-    import numpy as np
-
     rows = list(
         Transaction.objects.filter(
             challenger_model_version=challenger,
@@ -222,21 +221,8 @@ def scored_window_frame(*, start: datetime, end: datetime, limit: int) -> pd.Dat
     return frame
 
 
-RULE_PREVIEW_RAW = (
-    "external_id",
-    "account_id",
-    "amount",
-    "currency",
-    "occurred_at",
-    "merchant_id",
-    "merchant_category",
-    "channel",
-    "country",
-    "device_id",
-    "counterparty_id",
-    "latitude",
-    "longitude",
-)
+# What a rule preview reads of each transaction: every sent field but the IP and the metadata.
+RULE_PREVIEW_RAW = tuple(f for f in TRANSACTION_FIELDS if f not in ("ip_address", "metadata"))
 
 
 def rule_preview_frame(*, limit: int) -> pd.DataFrame:
@@ -261,8 +247,6 @@ def rule_preview_frame(*, limit: int) -> pd.DataFrame:
 
 def rules_for_user(*, user) -> QuerySet:
     """Detection rules an admin may manage (fail closed)."""
-    from .models import Rule
-
     if not user_can(user, "rule.manage"):
         return Rule.objects.none()
     return Rule.objects.select_related("created_by").all()
@@ -270,8 +254,6 @@ def rules_for_user(*, user) -> QuerySet:
 
 def drift_reports_for_user(*, user) -> QuerySet:
     """Drift reports, newest first, for those who may see the registry (fail closed)."""
-    from .models import DriftReport
-
     if not user_can(user, "model.view"):
         return DriftReport.objects.none()
     return DriftReport.objects.select_related("model_version").order_by("-created_at", "-id")
@@ -279,8 +261,6 @@ def drift_reports_for_user(*, user) -> QuerySet:
 
 def evaluation_reports_for_user(*, user) -> QuerySet:
     """Evaluation back-tests, newest first, for those who may see the registry (fail closed)."""
-    from .models import EvaluationReport
-
     if not user_can(user, "model.view"):
         return EvaluationReport.objects.none()
     return EvaluationReport.objects.select_related("model_version").order_by("-created_at", "-id")

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from celery import shared_task
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from fraudcases.middleware import current_request_id
 
 from .ml import ModelIntegrityError
+from .services.drift import drift_report_create
+from .services.ingest import transactions_requeue_stale
+from .services.registry import model_train
 from .services.scoring import NoChampionModelError, transactions_score
 
 logger = logging.getLogger(__name__)
@@ -48,8 +53,6 @@ def score_batch(self, transaction_ids: list[int], request_id: str | None = None)
 @shared_task(name="scoring.sweep_pending", time_limit=120, soft_time_limit=100)
 def sweep_pending() -> int:
     """Beat: re-enqueue transactions left pending by a dead worker or broker."""
-    from .services.ingest import transactions_requeue_stale
-
     return transactions_requeue_stale()
 
 
@@ -64,10 +67,6 @@ def sweep_pending() -> int:
 )
 def drift_report(end: str | None = None) -> dict:
     """Beat: population stability of features and score, last 24 h vs the week before."""
-    from datetime import datetime
-
-    from .services.drift import drift_report_create
-
     report = drift_report_create(end=datetime.fromisoformat(end) if end else None)
     return {"report": report.pk, "alert": report.alert, "score_psi": report.score_psi}
 
@@ -85,10 +84,6 @@ def retrain_challenger(seed: int = 0) -> dict:
     """Beat (only when ``MODEL_RETRAIN_ENABLED``): train on synthetic + labelled history and
     register the result as the challenger (champion only when there is none). It never replaces
     a champion: promotion stays a human decision."""
-    from django.conf import settings
-
-    from .services.registry import model_train
-
     if not settings.MODEL_RETRAIN_ENABLED:
         logger.info("Scheduled retraining is off (MODEL_RETRAIN_ENABLED); nothing done.")
         return {"trained": None}

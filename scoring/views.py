@@ -95,7 +95,25 @@ def _version_row(mv: ModelVersion, live: dict) -> dict:
         "ap": mv.metrics.get("average_precision"),
         "roc_auc": mv.metrics.get("roc_auc"),
         "live": live.get(mv.pk),
+        "levels": _levels_view(summary.get("levels")),
     }
+
+
+def _levels_view(levels: dict | None) -> list[dict]:
+    """The version's alert-budget levels, most severe first (none for older versions)."""
+    if not levels:
+        return []
+    order = ("critical", "high", "medium")
+    return [
+        {
+            "name": name,
+            **levels[name],
+            "budget_pct": 100 * levels[name]["budget"],
+            "share_pct": 100 * levels[name]["normal_share"],
+        }
+        for name in order
+        if name in levels
+    ]
 
 
 @login_required

@@ -80,6 +80,9 @@ def _case(action: str | None) -> Case:
         changes |= {"proposed_disposition": "legitimate", "closure_requested_by": _person()}
     if status == Case.Status.CLOSED:
         changes |= {"disposition": "legitimate", "closed_at": timezone.now()}
+    if spec.slug == "wake":
+        now = timezone.now()
+        changes |= {"snoozed_until": now + timedelta(days=1), "snoozed_at": now}
     Case.objects.filter(pk=case.pk).update(**changes)
     case.refresh_from_db()
     return case
@@ -92,12 +95,20 @@ _INPUT_VALUES = {
     "disposition": "legitimate",
     "add": "walk-tag",
     "remove": "",
+    # Snooze: a time within CASE_SNOOZE_MAX_DAYS; merge: another open case of the account.
+    "until": lambda case: (timezone.now() + timedelta(days=1)).isoformat(),
+    "into": lambda case: CaseFactory(account_id=case.account_id, trigger="walk").pk,
 }
 
 
 def _case_action_data(name: str) -> Callable[[models.Model], dict]:
     spec = BY_SLUG[name.removeprefix("wf_").replace("_", "-")]
-    return lambda case: {i.name: _INPUT_VALUES[i.name] for i in spec.inputs}
+
+    def data(case):
+        values = {i.name: _INPUT_VALUES[i.name] for i in spec.inputs}
+        return {k: v(case) if callable(v) else v for k, v in values.items()}
+
+    return data
 
 
 def _note(action: str | None) -> Note:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from scoring.models import Transaction
-from tests.test_api_ingest import txn
+from tests.helpers import txn
 
 
 @pytest.mark.django_db

@@ -15,9 +15,8 @@ from scoring.selectors import challenger_comparison
 from scoring.services import scoring as scoring_service
 from scoring.services.registry import champion_cache
 from scoring.services.scoring import transactions_score
-from tests.helpers import load_history, split_history
+from tests.helpers import ingest_recent, load_history, split_history
 from tests.lifecycle_helpers import make_version
-from tests.test_scoring import ingest_recent
 
 
 @pytest.fixture
@@ -73,7 +72,10 @@ def test_challenger_never_opens_a_case(world, monkeypatch):
     ids = ingest_recent(legit)
     transactions_score(transaction_ids=ids)
     rows = Transaction.objects.filter(id__in=ids)
-    assert set(rows.values_list("challenger_score", flat=True)) == {100}
+    # Probability 1 everywhere: one displayed risk for all, at critical (the one-decimal map of
+    # a calibrated model keeps it below 100).
+    (shadow,) = set(rows.values_list("challenger_score", flat=True))
+    assert shadow >= 90
     champion_alerting = set(
         rows.filter(risk_level__in=["high", "critical"]).values_list("id", flat=True)
     )
@@ -100,7 +102,9 @@ def test_shadow_scoring_keeps_the_query_count_constant(world):
             assert transactions_score(transaction_ids=ids).scored == size
         counts.append([q["sql"] for q in ctx.captured_queries if "fraudcases_" not in q["sql"]])
     small, large = counts
-    bulk = re.compile(r'UPDATE "scoring_transaction" SET .* CASE WHEN')
+    # SQLite's bound-parameter limit splits the batch's UPDATE … FROM (VALUES …) into chunks
+    # (scoring.bulk.update_rows); PostgreSQL writes the batch in one statement.
+    bulk = re.compile(r'WITH v \("id", ')
     assert len([q for q in small if not bulk.match(q)]) == len(
         [q for q in large if not bulk.match(q)]
     )

@@ -7,77 +7,17 @@ the broker (Redis in CI, the embedded filesystem broker locally) on a queue of t
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 import urllib.request
-import uuid
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from fraudcases.celery import app
 from fraudcases.models import AuditEvent, Case
-from scoring.models import Transaction, WorkerHeartbeat
-from tests.helpers import api_items, load_history, split_history
+from scoring.models import Transaction
+from tests.helpers import api_items, http, load_history, running_worker, split_history
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    user = db.get("USER") or ""
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    auth = f"{user}{password}@" if user else ""
-    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
-
-
-@contextmanager
-def running_worker(log_path: Path):
-    """A real ``celery -A fraudcases worker`` on this run's own queue; stopped on exit."""
-    queue = app.conf.task_default_queue
-    hostname = f"e2e-{uuid.uuid4().hex[:8]}@localhost"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "fraudcases.settings.test",
-        "DATABASE_URL": database_url(),
-        "CELERY_QUEUE": queue,
-        "MODEL_STORE_DIR": str(settings.MODEL_STORE_DIR),
-        "FRAUDCASES_VAR_DIR": str(settings.VAR_DIR),
-    }
-    if settings.CELERY_BROKER_URL:
-        env["CELERY_BROKER_URL"] = settings.CELERY_BROKER_URL
-    log = open(log_path, "w+")  # noqa: SIM115 - closed in the finally below
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "celery", "-A", "fraudcases", "worker",
-            "-Q", queue, "--hostname", hostname, "--concurrency", "1",
-            "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-        ],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while not WorkerHeartbeat.objects.filter(hostname=hostname).exists():
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                pytest.fail(f"worker did not start (exit {process.returncode}):\n{log.read()}")
-            time.sleep(0.5)
-        yield process, log
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 @pytest.fixture
@@ -95,21 +35,6 @@ def wait_until_scored(external_ids: set[str], process, log, timeout: float = 120
             pending = rows.exclude(status="scored").count()
             pytest.fail(f"{pending} transactions not scored; worker log:\n{log.read()[-5000:]}")
         time.sleep(0.5)
-
-
-def http(method: str, url: str, key: str, payload=None) -> tuple[int, dict]:
-    data = json.dumps(payload).encode() if payload is not None else None
-    request = urllib.request.Request(
-        url,
-        data=data,
-        method=method,
-        headers={"Content-Type": "application/json", "Authorization": f"Api-Key {key}"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
 
 
 def test_posted_batch_is_scored_by_the_worker_and_opens_the_case(

@@ -20,7 +20,7 @@ from hypothesis.errors import Unsatisfiable
 from rest_framework.authtoken.models import Token
 
 from scoring.models import Transaction
-from tests.test_api_ingest import txn
+from tests.helpers import txn
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))

@@ -11,7 +11,7 @@ import pytest
 from scoring.models import Transaction
 from scoring.schema import BatchValidationError, validate_transactions
 from scoring.services.ingest import transactions_store
-from tests.test_api_ingest import txn
+from tests.helpers import txn
 
 URL = "/api/v1/transactions"
 SCORE_URL = "/api/v1/transactions/score"

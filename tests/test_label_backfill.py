@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.recorder import MigrationRecorder
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BEFORE = [("scoring", "0003_stream_source_rule_errors")]
@@ -17,10 +18,12 @@ T0 = datetime(2026, 11, 1, tzinfo=UTC)
 def _migrate(targets):
     """Migrate scoring to ``targets`` (everything else stays); the apps of that state."""
     executor = MigrationExecutor(connection)
-    executor.migrate(targets)
+    executor.migrate(targets)  # also unapplies what depends on later scoring migrations
     executor.loader.build_graph()
-    others = [n for n in executor.loader.graph.leaf_nodes() if n[0] != "scoring"]
-    return executor.loader.project_state([*targets, *others]).apps
+    # The state of exactly what is applied now (other apps' migrations that depend on later
+    # scoring ones were rolled back with them).
+    applied = list(MigrationRecorder(connection).applied_migrations())
+    return executor.loader.project_state(applied).apps
 
 
 @pytest.fixture(autouse=True)

@@ -14,9 +14,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from fraudcases.metrics_process import metrics_base_dir
 from fraudcases.models import Case
 from scoring.models import Transaction, WorkerHeartbeat
-from tests.helpers import api_items, load_history, split_history
-from tests.test_e2e_worker import http, running_worker
-from tests.test_ops_endpoints import sample
+from tests.helpers import api_items, http, load_history, running_worker, sample, split_history
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 TOKEN = "metrics-test-token-0123456789"

@@ -12,9 +12,8 @@ from fraudcases.models import AuditEvent
 from scoring.models import DriftReport, EvaluationReport, ModelVersion, Rule
 from scoring.services.registry import champion_cache
 from scoring.services.scoring import transactions_score
-from tests.helpers import load_history, split_history
+from tests.helpers import ingest_recent, load_history, split_history
 from tests.lifecycle_helpers import make_version
-from tests.test_scoring import ingest_recent
 
 ROLES = ("investigator", "supervisor", "admin", "auditor")
 

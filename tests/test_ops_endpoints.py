@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,16 +16,9 @@ from django.utils import timezone
 from fraudcases.outage import DatabaseUnavailableMiddleware
 from scoring.models import Transaction, WorkerHeartbeat
 from scoring.services import health
+from tests.helpers import sample
 
 VENDOR_WORDS = ("sqlite", "postgresql", "redis", "filesystem", "Error", "Traceback")
-
-
-def sample(text: str, name: str, **labels) -> float | None:
-    """The value of one sample in a Prometheus text exposition (None when absent)."""
-    label_text = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    pattern = re.escape(name) + (r"\{" + re.escape(label_text) + r"\}" if labels else "")
-    match = re.search(rf"^{pattern} (\S+)$", text, re.MULTILINE)
-    return float(match.group(1)) if match else None
 
 
 @pytest.fixture
@@ -304,7 +296,7 @@ def test_healthz_fails_once_the_real_worker_is_down(live_server, champion, setti
     import urllib.error
     import urllib.request
 
-    from tests.test_e2e_worker import running_worker
+    from tests.helpers import running_worker
 
     def healthz():
         try:

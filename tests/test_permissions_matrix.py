@@ -31,6 +31,7 @@ EXPECTED: dict[str, dict] = {
     "login": {"status": (200, 302, 302, 302, 302)},
     "logout": {"method": "post", "status": (302, 302, 302, 302, 302)},
     "case-queue": {"status": (LOGIN, 200, 200, 200, 200)},
+    "case-queue-live": {"status": (LOGIN, 200, 200, 200, 200)},
     "case-next": {"status": (LOGIN, 200, 200, 403, 403)},
     "case-bulk": {"method": "post", "status": (LOGIN, 400, 400, 403, 403)},
     "case-detail": {"status": (LOGIN, 200, 200, 200, 200)},
@@ -59,6 +60,7 @@ EXPECTED: dict[str, dict] = {
     "metrics": {"status": (401, 403, 403, 200, 403)},  # staff (admins) or METRICS_TOKEN
     "api-cases": {"status": (API_ANON, 200, 200, 200, 200)},
     "api-case-detail": {"status": (API_ANON, 200, 200, 200, 200)},
+    "api-case-graph": {"status": (API_ANON, 200, 200, 200, 200)},
     "api-case-action": {
         "method": "post",
         "kwargs": {"action": "note"},

@@ -23,8 +23,8 @@ from scoring.services.registry import (
 )
 from scoring.services.scoring import transactions_score
 from scoring.tasks import score_batch
+from tests.helpers import ingest_recent
 from tests.lifecycle_helpers import make_version, tamper
-from tests.test_scoring import ingest_recent
 
 
 @pytest.fixture(autouse=True)
@@ -138,14 +138,15 @@ def test_worker_keeps_transactions_pending_when_the_champion_file_is_tampered(
 
 
 def test_a_tampered_challenger_only_disables_shadow_scoring(
-    db, trained_model_file, synthetic_history
+    db, trained_model_file, synthetic_history, caplog
 ):
     make_version(trained_model_file, "champ", "champion", promoted_days_ago=1)
     bad = make_version(trained_model_file, "bad", "challenger")
     tamper(bad)
-    active = models_active()
+    with caplog.at_level("ERROR", logger="scoring.services.registry"):
+        active = models_active()
     assert active.champion[0].version == "champ" and active.challenger is None
-    assert "refusing to load" in active.challenger_error
+    assert "Challenger disabled" in caplog.text and "refusing to load" in caplog.text
     ids = ingest_recent(synthetic_history.tail(5))
     assert transactions_score(transaction_ids=ids).scored == 5
     assert not Transaction.objects.filter(id__in=ids, challenger_score__isnull=False).exists()

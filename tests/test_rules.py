@@ -13,8 +13,7 @@ from scoring.models import Rule, Transaction
 from scoring.rules import RuleError, compile_rule, rules_apply
 from scoring.services.rules import rule_create, rule_preview, rule_update
 from scoring.services.scoring import transactions_score
-from tests.helpers import load_history, split_history
-from tests.test_scoring import ingest_recent
+from tests.helpers import ingest_recent, load_history, split_history
 
 FRAME = pd.DataFrame(
     {

@@ -13,16 +13,10 @@ from django.utils import timezone
 from fraudcases.models import AuditEvent, Case, CaseTransaction
 from fraudcases.services import CaseHit, cases_open_or_attach
 from scoring.models import Transaction
-from scoring.services.ingest import transactions_requeue_stale, transactions_submit
+from scoring.services.ingest import transactions_requeue_stale
 from scoring.services.scoring import NoChampionModelError, transactions_score
 from scoring.tasks import score_batch
-from tests.helpers import api_items, load_history, split_history
-
-
-def ingest_recent(frame) -> list[int]:
-    return transactions_submit(
-        items=api_items(frame), source=Transaction.Source.API, mode="sync"
-    ).ids
+from tests.helpers import ingest_recent, load_history, split_history
 
 
 @pytest.fixture
@@ -162,8 +156,9 @@ def test_queries_do_not_grow_with_batch_size(db, champion, synthetic_history):
             [q["sql"][:60] for q in ctx.captured_queries if "fraudcases_" not in q["sql"]]
         )
     small, large = counts
-    # SQLite's bound-parameter limit splits a bulk UPDATE into chunks; PostgreSQL does not.
-    is_bulk_update = re.compile(r'UPDATE "scoring_transaction" SET .* CASE WHEN')
+    # SQLite's bound-parameter limit splits the batch's UPDATE … FROM (VALUES …) into chunks
+    # (scoring.bulk.update_rows); PostgreSQL does not.
+    is_bulk_update = re.compile(r'WITH v \("id", ')
     assert len(small) == len(large) or (
         connection.vendor == "sqlite"
         and len([q for q in small if not is_bulk_update.match(q)])

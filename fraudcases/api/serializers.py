@@ -8,22 +8,8 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from ..models import Case, Note
+from ..selectors import MAX_ID
 from ..workflow import BY_SLUG, TEXT_MAX, Input
-
-
-class CaseFilterSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=[*Case.Status.values, "open"], required=False)
-    priority = serializers.ChoiceField(choices=Case.Priority.values, required=False)
-    assignee = serializers.CharField(required=False, max_length=150)
-    account_id = serializers.CharField(required=False, max_length=100)
-    created_from = serializers.DateTimeField(required=False)
-    created_to = serializers.DateTimeField(required=False)
-
-    def validate(self, attrs):
-        lo, hi = attrs.get("created_from"), attrs.get("created_to")
-        if lo and hi and lo > hi:
-            raise serializers.ValidationError({"created_to": ["Must not be before created_from."]})
-        return attrs
 
 
 class CaseSerializer(serializers.ModelSerializer):
@@ -54,6 +40,9 @@ class CaseSerializer(serializers.ModelSerializer):
             "escalation_reason",
             "closed_at",
             "closed_by",
+            "snoozed_until",
+            "snooze_reason",
+            "merged_into",
         ]
 
 
@@ -63,7 +52,7 @@ class CaseTransactionSerializer(serializers.Serializer):
     currency = serializers.CharField()
     occurred_at = serializers.DateTimeField()
     merchant_id = serializers.CharField()
-    risk_score = serializers.IntegerField(allow_null=True)
+    risk_score = serializers.FloatField(allow_null=True)
     risk_level = serializers.CharField()
     reasons = serializers.JSONField()
 
@@ -98,7 +87,17 @@ class TagListField(serializers.ListField):
 def input_serializer_field(spec: Input) -> serializers.Field:
     """The API field for one workflow input (the same inputs the pages' forms have)."""
     if spec.kind == "disposition":
-        return serializers.ChoiceField(choices=Case.Disposition.values, required=spec.required)
+        return serializers.ChoiceField(
+            choices=list(Case.CLOSING_DISPOSITIONS), required=spec.required
+        )
+    if spec.kind == "datetime":
+        return serializers.DateTimeField(required=spec.required, help_text=spec.help)
+    if spec.kind == "case":
+        return serializers.IntegerField(
+            required=spec.required, min_value=1, max_value=MAX_ID, help_text=spec.help
+        )
+    if spec.kind == "line":
+        return serializers.CharField(required=spec.required, max_length=200)
     if spec.kind == "user":
         # Always named in the API (``null`` means nobody), so a forgotten field is a 400.
         return serializers.SlugRelatedField(
@@ -121,3 +120,11 @@ def action_input_serializer(slug: str) -> type[serializers.Serializer]:
     fields = {spec.name: input_serializer_field(spec) for spec in action.inputs}
     name = f"{slug.title().replace('-', '')}InSerializer"
     return type(name, (serializers.Serializer,), fields)
+
+
+class CaseGraphSerializer(serializers.Serializer):
+    """The shape of ``GET /api/v1/cases/<id>/graph`` (for the schema)."""
+
+    nodes = serializers.ListField(child=serializers.DictField())
+    edges = serializers.ListField(child=serializers.DictField())
+    truncated = serializers.BooleanField()

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from django.http import Http404
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ..filters import CaseFilter
 from ..models import Note
 from ..permissions import user_can
-from ..selectors import case_get, case_list
+from ..selectors import case_get, case_graph, case_list
 from ..workflow import API, actions_on
 from .serializers import (
     CaseDetailSerializer,
-    CaseFilterSerializer,
+    CaseGraphSerializer,
     CaseSerializer,
     NoteSerializer,
     action_input_serializer,
@@ -32,22 +34,20 @@ class CanViewCases(BasePermission):
 
 
 class CaseListView(ListAPIView):
-    """``GET /api/v1/cases``: filter by status, priority, assignee, account, date range."""
+    """``GET /api/v1/cases``: the queue's filters (``fraudcases.filters.CaseFilter``: status,
+    priority, assignee ``mine``/``me``/``none``/username, account, risk, age, SLA, snoozed,
+    tag, search, date range, ``sort`` by any column). A value that is not valid is a 400
+    naming the field."""
 
     permission_classes = [CanViewCases]
     serializer_class = CaseSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = CaseFilter
 
     def get_queryset(self):
-        params = CaseFilterSerializer(data=self.request.query_params)
-        params.is_valid(raise_exception=True)
-        return case_list(user=self.request.user, filters=params.validated_data).prefetch_related(
-            "tags"
-        )
+        return case_list(user=self.request.user).prefetch_related("tags")
 
-    @extend_schema(
-        parameters=[CaseFilterSerializer],
-        summary="List cases",
-    )
+    @extend_schema(summary="List cases")
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -67,6 +67,17 @@ class CaseDetailView(APIView):
     @extend_schema(responses=CaseDetailSerializer, summary="Read a case")
     def get(self, request, pk: int):
         return Response(CaseDetailSerializer(_case_or_404(request, pk)).data)
+
+
+class CaseGraphView(APIView):
+    """``GET /api/v1/cases/<id>/graph``: the case's entity graph (``nodes``, ``edges``,
+    ``truncated``; see ``fraudcases.selectors.case_graph``)."""
+
+    permission_classes = [CanViewCases]
+
+    @extend_schema(responses=CaseGraphSerializer, summary="Entity graph of a case")
+    def get(self, request, pk: int):
+        return Response(case_graph(user=request.user, case=_case_or_404(request, pk)))
 
 
 API_ACTIONS = {a.slug: a for a in actions_on(API)}

@@ -23,7 +23,7 @@ class QAReviewForm(forms.Form):
         choices=QAReview.Verdict.choices, widget=forms.RadioSelect, label="Verdict"
     )
     corrected_disposition = forms.ChoiceField(
-        choices=[("", "—"), *Case.Disposition.choices],
+        choices=[("", "—"), *((d, Case.Disposition(d).label) for d in Case.CLOSING_DISPOSITIONS)],
         required=False,
         label="Corrected disposition (overturn only)",
     )

@@ -26,7 +26,7 @@ def qa_draw(*, case_id: int, closed_at: datetime) -> float:
 
 
 def qa_sample_reason(
-    *, case_id: int, closed_at: datetime, disposition: str, risk_score: int
+    *, case_id: int, closed_at: datetime, disposition: str, risk_score: float
 ) -> str | None:
     """Why this closure is reviewed (a ``QAReview.Reason``), or ``None`` when it is not."""
     if disposition in settings.QA_ALWAYS_DISPOSITIONS and risk_score >= settings.QA_ALWAYS_MIN_RISK:

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from ..audit import audit_events_committed
 from ..models import AuditEvent
+from .services import qa_sample_closures
 
 CLOSING_ACTIONS = ("case.close", "case.approve")
 
 
 def _on_events_committed(sender, event_ids=(), **kwargs) -> None:
-    from .services import qa_sample_closures
-
     case_ids = set(
         AuditEvent.objects.filter(
             pk__in=list(event_ids), action__in=CLOSING_ACTIONS, case__isnull=False

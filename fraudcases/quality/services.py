@@ -191,7 +191,7 @@ def qa_review_submit(
                 "An overturn means the disposition was wrong: answer that question 'no'.",
                 {"disposition_correct": ["Must be 'no' for an overturn."]},
             )
-        if corrected not in Case.Disposition.values or corrected == review.disposition:
+        if corrected not in Case.CLOSING_DISPOSITIONS or corrected == review.disposition:
             raise ApplicationError(
                 "Choose the disposition the case should have had.",
                 {"corrected_disposition": ["A disposition other than the closure's."]},

@@ -111,7 +111,7 @@ def build_case_report(*, case: Case, user) -> bytes:
         [
             ("Status", c.get_status_display()),
             ("Priority", c.get_priority_display()),
-            ("Risk", f"{c.risk_score} ({c.get_risk_level_display()})"),
+            ("Risk", f"{c.risk_score:.1f} ({c.get_risk_level_display()})"),
             ("Trigger", c.trigger),
             ("Opened", _when(c.created_at)),
             ("SLA due", _when(c.due_at)),
@@ -154,7 +154,7 @@ def build_case_report(*, case: Case, user) -> bytes:
                 f"{t.amount:,.2f} {t.currency}",
                 " / ".join(x for x in (t.merchant_id, t.merchant_category) if x),
                 " / ".join(x for x in (t.channel, t.country) if x),
-                "" if t.risk_score is None else f"{t.risk_score} {t.risk_level}",
+                "" if t.risk_score is None else f"{t.risk_score:.1f} {t.risk_level}",
                 t.model_version.version if t.model_version_id else "",
             ]
         )

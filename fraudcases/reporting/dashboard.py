@@ -43,6 +43,7 @@ from django.db.models.functions import (
     Coalesce,
     ExtractHour,
     ExtractIsoWeekDay,
+    Floor,
     Round,
     TruncDate,
 )
@@ -128,7 +129,8 @@ def _score_bands(f: DashboardFilters) -> list[Row]:
     for r in (
         f.transactions()
         .filter(risk_score__isnull=False)
-        .annotate(band=Cast(F("risk_score") / 10, IntegerField()))
+        # Floor: risks have one decimal, and a cast alone rounds on PostgreSQL (95.5 → band 10).
+        .annotate(band=Cast(Floor(F("risk_score") / 10), IntegerField()))
         .values("band")
         .annotate(n=Count("id"))
     ):

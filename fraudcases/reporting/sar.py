@@ -53,7 +53,7 @@ def _narrative(case: Case, txns: list[Transaction], indicators: list[str], total
     lines = [
         f"{period}, account {case.account_id} made {len(txns)} transaction(s) totalling "
         f"{amounts} that our transaction monitoring flagged as suspicious (risk score up to "
-        f"{peak} of 100).",
+        f"{peak:.1f} of 100).",
     ]
     if indicators:
         lines.append("Indicators: " + "; ".join(indicators[:8]) + ".")

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Sum
+
+from scoring.models import Transaction
 
 from .. import metrics
 from ..audit import PendingEvent, audit_record_many
 from ..models import Case, CaseTransaction
 from ._common import LEVEL_RANK, SYSTEM_WORKER, _sla_due
+from .snooze import case_wake_event
 
 
 @dataclass
@@ -18,10 +24,41 @@ class CaseHit:
 
     account_id: str
     transaction_ids: list[int] = field(default_factory=list)
-    risk_score: int = 0
+    risk_score: float = 0.0
     risk_level: str = "high"
     reasons: list[str] = field(default_factory=list)
     model_version: str = ""
+
+
+PRIORITY_ORDER = ("low", "medium", "high", "critical")
+
+
+def case_priority(*, level: str, exposure: Decimal) -> str:
+    """A case's priority: its highest risk level, one step higher (never above critical) when
+    the amount at risk across its transactions exceeds ``CASE_EXPOSURE_ESCALATION``."""
+    step = PRIORITY_ORDER.index(level) if level in PRIORITY_ORDER else 0
+    if exposure > settings.CASE_EXPOSURE_ESCALATION:
+        step = min(step + 1, len(PRIORITY_ORDER) - 1)
+    return PRIORITY_ORDER[step]
+
+
+def _exposures(*, cases: list[Case], transaction_ids: list[int]) -> tuple[dict, dict]:
+    """Amounts at risk in ``DEFAULT_CURRENCY`` (two queries): per open case, the sum over the
+    transactions already on it; per transaction id, its amount. Other currencies do not count:
+    the system holds no exchange rates."""
+    currency = settings.DEFAULT_CURRENCY
+    on_cases = {
+        row["case_id"]: row["total"]
+        for row in CaseTransaction.objects.filter(case__in=cases, transaction__currency=currency)
+        .values("case_id")
+        .annotate(total=Sum("transaction__amount"))
+    }
+    amounts = dict(
+        Transaction.objects.filter(id__in=transaction_ids, currency=currency).values_list(
+            "id", "amount"
+        )
+    )
+    return on_cases, amounts
 
 
 def _title(hit: CaseHit) -> str:
@@ -29,7 +66,7 @@ def _title(hit: CaseHit) -> str:
     return f"{hit.risk_level.capitalize()} risk on {hit.account_id}: {lead}"[:200]
 
 
-def _open_case(hit: CaseHit) -> tuple[Case, bool]:
+def _open_case(hit: CaseHit, *, priority: str) -> tuple[Case, bool]:
     """Create the account's open case, or get it when another worker just created it."""
     try:
         with transaction.atomic():
@@ -37,10 +74,10 @@ def _open_case(hit: CaseHit) -> tuple[Case, bool]:
                 account_id=hit.account_id,
                 trigger="risk_score",
                 title=_title(hit),
-                priority=hit.risk_level,
+                priority=priority,
                 risk_score=hit.risk_score,
                 risk_level=hit.risk_level,
-                due_at=_sla_due(hit.risk_level),
+                due_at=_sla_due(priority),
             )
         return case, True
     except IntegrityError:
@@ -55,7 +92,9 @@ def cases_open_or_attach(*, hits: list[CaseHit]) -> list[Case]:
     """Open a case per account with risky transactions, or attach them to its open case.
 
     Idempotent: a transaction belongs to at most one case, and a re-run attaches nothing twice.
-    A more severe hit raises the open case's priority (never lowers it).
+    The case's risk level is the highest of its transactions'; its priority follows from that
+    level and the amount at risk (:func:`case_priority`); a hit can raise the priority of an
+    open case, never lower it.
     """
     if not hits:
         return []
@@ -72,6 +111,10 @@ def cases_open_or_attach(*, hits: list[CaseHit]) -> list[Case]:
             transaction_id__in=[t for h in hits for t in h.transaction_ids]
         ).values_list("transaction_id", flat=True)
     )
+    on_cases, amounts = _exposures(
+        cases=list(open_cases.values()),
+        transaction_ids=[t for h in hits for t in h.transaction_ids],
+    )
     events: list[PendingEvent] = []
     links: list[CaseTransaction] = []
     touched: list[Case] = []
@@ -79,11 +122,20 @@ def cases_open_or_attach(*, hits: list[CaseHit]) -> list[Case]:
         new_ids = [t for t in hit.transaction_ids if t not in already_linked]
         if not new_ids:
             continue
+        added = sum((amounts.get(t, Decimal(0)) for t in new_ids), Decimal(0))
         case = open_cases.get(hit.account_id)
         created = False
         if case is None:
-            case, created = _open_case(hit)
+            exposure = added
+            case, created = _open_case(
+                hit, priority=case_priority(level=hit.risk_level, exposure=exposure)
+            )
             open_cases[hit.account_id] = case
+            if not created:  # another worker opened it just now: what it holds counts too
+                exposure += _exposures(cases=[case], transaction_ids=[])[0].get(case.pk, Decimal(0))
+        else:
+            exposure = on_cases.get(case.pk, Decimal(0)) + added
+        on_cases[case.pk] = exposure
         if created:
             metrics.case_opened(priority=case.priority)
             events.append(
@@ -91,16 +143,18 @@ def cases_open_or_attach(*, hits: list[CaseHit]) -> list[Case]:
                     action="case.open",
                     actor_label=SYSTEM_WORKER,
                     case=case,
-                    after=case.snapshot() | {"transactions": new_ids},
+                    after=case.snapshot() | {"transactions": new_ids, "exposure": str(exposure)},
                     note=f"Opened by model {hit.model_version}: " + "; ".join(hit.reasons[:3]),
                 )
             )
         else:
             before = case.snapshot()
-            if LEVEL_RANK.get(hit.risk_level, 0) > LEVEL_RANK.get(case.priority, 0):
-                case.priority = hit.risk_level
+            if LEVEL_RANK.get(hit.risk_level, 0) > LEVEL_RANK.get(case.risk_level, 0):
                 case.risk_level = hit.risk_level
-                case.due_at = min(case.due_at or _sla_due(hit.risk_level), _sla_due(hit.risk_level))
+            priority = case_priority(level=case.risk_level, exposure=exposure)
+            if LEVEL_RANK.get(priority, 0) > LEVEL_RANK.get(case.priority, 0):
+                case.priority = priority
+                case.due_at = min(case.due_at or _sla_due(priority), _sla_due(priority))
             case.risk_score = max(case.risk_score, hit.risk_score)
             case.save(
                 update_fields=["priority", "risk_level", "risk_score", "due_at", "updated_at"]
@@ -111,10 +165,12 @@ def cases_open_or_attach(*, hits: list[CaseHit]) -> list[Case]:
                     actor_label=SYSTEM_WORKER,
                     case=case,
                     before=before,
-                    after=case.snapshot() | {"transactions": new_ids},
+                    after=case.snapshot() | {"transactions": new_ids, "exposure": str(exposure)},
                     note="; ".join(hit.reasons[:3]),
                 )
             )
+            if case.snoozed_until is not None:  # a new risky transaction wakes it (filters)
+                events.append(case_wake_event(case=case, why="A new risky transaction attached."))
         links.extend(CaseTransaction(case=case, transaction_id=t) for t in new_ids)
         touched.append(case)
     CaseTransaction.objects.bulk_create(links, ignore_conflicts=True)

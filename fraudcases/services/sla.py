@@ -22,6 +22,8 @@ def cases_escalate_overdue(*, now: datetime | None = None, limit: int = 500) -> 
     overdue = Case.objects.filter(status__in=(S.NEW, S.IN_REVIEW), due_at__lt=now).order_by(
         "due_at"
     )
+    if settings.CASE_SNOOZE_PAUSES_SLA:  # a snoozed case's clock is stopped (services.snooze)
+        overdue = overdue.filter(snoozed_until__isnull=True)
     if transaction.get_connection().features.has_select_for_update_skip_locked:
         overdue = overdue.select_for_update(skip_locked=True, of=("self",))
     events: list[PendingEvent] = []

@@ -149,17 +149,17 @@ def case_claim_next(*, actor: User) -> Case | None:
     """
     ensure_allowed(actor, "case.claim")
     for _ in range(20):
-        candidates = Case.objects.filter(status=S.NEW, assignee__isnull=True).order_by(
-            "-priority_rank", F("due_at").asc(nulls_last=True), "created_at", "id"
-        )
+        candidates = Case.objects.filter(
+            status=S.NEW, assignee__isnull=True, snoozed_until__isnull=True
+        ).order_by("-priority_rank", F("due_at").asc(nulls_last=True), "created_at", "id")
         if transaction.get_connection().features.has_select_for_update_skip_locked:
             candidates = candidates.select_for_update(skip_locked=True)
         candidate = candidates.first()
         if candidate is None:
             return None
-        won = Case.objects.filter(pk=candidate.pk, status=S.NEW, assignee__isnull=True).update(
-            assignee=actor, status=S.IN_REVIEW, updated_at=timezone.now()
-        )
+        won = Case.objects.filter(
+            pk=candidate.pk, status=S.NEW, assignee__isnull=True, snoozed_until__isnull=True
+        ).update(assignee=actor, status=S.IN_REVIEW, updated_at=timezone.now())
         if won:
             before = candidate.snapshot()
             case = Case.objects.select_related("assignee").get(pk=candidate.pk)
@@ -220,10 +220,10 @@ def _finish_close(case: Case, *, disposition: str, closer) -> None:
 
 
 def _disposition(disposition: str) -> str:
-    if disposition not in Case.Disposition.values:
+    if disposition not in Case.CLOSING_DISPOSITIONS:  # ``merged`` only by merging
         raise ApplicationError(
             "Choose a disposition.",
-            {"disposition": [f"One of: {', '.join(Case.Disposition.values)}."]},
+            {"disposition": [f"One of: {', '.join(Case.CLOSING_DISPOSITIONS)}."]},
         )
     return disposition
 

@@ -7,6 +7,7 @@ Helpers add their own concern as one block headed ``# --- <concern> (<name>) ---
 """
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -63,6 +64,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_filters",  # the case queue's FilterSet (page and API): fraudcases/filters.py
     "fraudcases",
     "scoring",
     "alerts",
@@ -497,3 +499,34 @@ ALERTS_MAX_COUNTDOWN_SECONDS = env.float("ALERTS_MAX_COUNTDOWN_SECONDS", default
 # The routing-rule preview scans at most this many of the last day's cases.
 ALERTS_PREVIEW_MAX_CASES = env.int("ALERTS_PREVIEW_MAX_CASES", default=5000)
 CELERY_BEAT_SCHEDULE["alerts-sweep"] = {"task": "alerts.sweep", "schedule": 30.0}
+
+# --- Risk levels by alert budget and case exposure (levels) -------------------------------------
+# Share of normal traffic allowed to reach each level; at training time the model's thresholds
+# are set on its out-of-sample calibration slice so about this much of it does (scoring.levels).
+# Environment: ALERT_BUDGETS=medium=0.01,high=0.002,critical=0.0005
+# (checked when a model is trained: three shares between 0 and 1, shrinking upwards).
+ALERT_BUDGETS = {
+    level: float(share)
+    for level, share in env.dict(
+        "ALERT_BUDGETS", default={"medium": 0.01, "high": 0.002, "critical": 0.0005}
+    ).items()
+}
+# Amount at risk (sum over a case's open transactions, in DEFAULT_CURRENCY) above which a case's
+# priority is raised one step from its highest level (never above critical).
+CASE_EXPOSURE_ESCALATION = Decimal(env.str("CASE_EXPOSURE_ESCALATION", default="10000"))
+
+# --- Queue filters, snooze, merge, entity graph, live queue (filters) ---------------------------
+# While a case is snoozed its SLA clock stops: the snoozed time is added to its due time on
+# waking, and the SLA monitor does not escalate it meanwhile. False: the clock runs on.
+CASE_SNOOZE_PAUSES_SLA = env.bool("CASE_SNOOZE_PAUSES_SLA", default=True)
+# Longest snooze a person may set (days).
+CASE_SNOOZE_MAX_DAYS = env.int("CASE_SNOOZE_MAX_DAYS", default=90)
+# Entity graph of a case: transactions within this many days of its latest one, at most this
+# many nodes (the graph says "truncated" when it was cut).
+CASE_GRAPH_WINDOW_DAYS = env.int("CASE_GRAPH_WINDOW_DAYS", default=30)
+CASE_GRAPH_MAX_NODES = env.int("CASE_GRAPH_MAX_NODES", default=200)
+# Wake snoozed cases whose time has come.
+CELERY_BEAT_SCHEDULE["cases-wake-snoozed"] = {
+    "task": "fraudcases.wake_snoozed_cases",
+    "schedule": 60.0,
+}

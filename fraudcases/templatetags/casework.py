@@ -241,7 +241,7 @@ def history_chart(transactions, width: int = 760, height: int = 180) -> SafeStri
         on_case = getattr(txn, "on_this_case", False)
         risky = txn.risk_level in ("high", "critical")
         css = "pt-case" if on_case else ("pt-risky" if risky else "pt")
-        score = "" if txn.risk_score is None else f", risk {txn.risk_score}"
+        score = "" if txn.risk_score is None else f", risk {txn.risk_score:.1f}"
         parts.append(
             format_html(
                 '<circle cx="{}" cy="{}" r="{}" class="{}"><title>{}</title></circle>',
@@ -253,52 +253,6 @@ def history_chart(transactions, width: int = 760, height: int = 180) -> SafeStri
                 f"{txn.merchant_id or 'no merchant'}{score}",
             )
         )
-    parts.append(mark_safe("</svg>"))
-    return mark_safe("".join(str(p) for p in parts))
-
-
-@register.simple_tag
-def day_bars(days: list[dict], height: int = 140) -> SafeString:
-    """A server-rendered SVG bar chart of ``[{"day": date, "n": int}, ...]``."""
-    step, bar, top, base = 44, 32, 16, height - 22
-    peak = max((d["n"] for d in days), default=0) or 1
-    width = step * len(days)
-    parts = [
-        format_html(
-            '<svg class="bars" viewBox="0 0 {} {}" role="img" aria-labelledby="bars-title">'
-            '<title id="bars-title">Cases opened per day, last {} days</title>',
-            width,
-            height,
-            len(days),
-        )
-    ]
-    for i, d in enumerate(days):
-        h = round((base - top) * d["n"] / peak)
-        x = i * step + (step - bar) // 2
-        parts.append(
-            format_html(
-                '<rect x="{}" y="{}" width="{}" height="{}" class="bar"><title>{}: {}</title>'
-                '</rect><text x="{}" y="{}" class="tick" text-anchor="middle">{}</text>',
-                x,
-                base - h,
-                bar,
-                max(h, 1),
-                d["day"].isoformat(),
-                d["n"],
-                x + bar // 2,
-                height - 6,
-                d["day"].strftime("%d %b"),
-            )
-        )
-        if d["n"]:
-            parts.append(
-                format_html(
-                    '<text x="{}" y="{}" class="tick" text-anchor="middle">{}</text>',
-                    x + bar // 2,
-                    base - h - 4,
-                    d["n"],
-                )
-            )
     parts.append(mark_safe("</svg>"))
     return mark_safe("".join(str(p) for p in parts))
 

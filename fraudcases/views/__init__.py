@@ -10,6 +10,7 @@ from .cases import (
     case_detail,
     case_next,
     case_queue,
+    case_queue_live,
 )
 from .ops import healthz, metrics
 from .overview import dashboard, supervisor
@@ -25,6 +26,7 @@ __all__ = [
     "case_detail",
     "case_next",
     "case_queue",
+    "case_queue_live",
     "dashboard",
     "healthz",
     "metrics",

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
-from django.http import FileResponse, Http404, HttpResponseRedirect, QueryDict
+from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -17,7 +19,7 @@ from scoring.models import Transaction
 
 from .. import services, workflow
 from ..errors import ApplicationError
-from ..forms import AttachmentForm, BulkForm, QueueFilterForm, action_form
+from ..forms import AttachmentForm, BulkForm, action_form
 from ..models import Case
 from ..permissions import ADMIN, SUPERVISOR, user_can, user_roles
 from ..selectors import (
@@ -25,10 +27,12 @@ from ..selectors import (
     case_account_history,
     case_attachments,
     case_available_actions,
+    case_filter,
     case_get,
     case_linked,
     case_list,
     case_notes,
+    case_queue_page_filters,
     case_timeline,
 )
 from ..workflow import BULK_BY_SLUG, PAGE, actions_on
@@ -38,9 +42,8 @@ PAGE_SIZE = 50
 
 
 def _queue_context(request, query: QueryDict) -> dict:
-    form = QueueFilterForm(query if query else None)
-    filters = form.filters()
-    qs = case_list(user=request.user, filters=filters).prefetch_related(
+    filterset = case_filter(user=request.user, data=case_queue_page_filters(query))
+    qs = filterset.qs.prefetch_related(
         Prefetch(
             "transactions",
             queryset=Transaction.objects.only("id", "reasons", "amount", "currency").order_by(),
@@ -48,18 +51,23 @@ def _queue_context(request, query: QueryDict) -> dict:
         "tags",
     )
     page = Paginator(qs, PAGE_SIZE).get_page(query.get("page"))
+    signature = hashlib.sha256()
     for case in page:
+        signature.update(f"{case.pk}:{case.updated_at.isoformat()};".encode())
         txns = list(case.transactions.all())
         case.n_transactions = len(txns)
         currencies = {t.currency for t in txns}
         case.total_amount = sum((t.amount for t in txns), Decimal(0))
         case.total_currency = currencies.pop() if len(currencies) == 1 else ""
     return {
-        "form": form,
+        # An invalid value is shown as the field's error; the other filters still apply.
+        "form": filterset.form,
         "page": page,
         "query": query.urlencode(),
         "can_bulk": user_can(request.user, "case.bulk"),
         "can_claim": user_can(request.user, "case.claim"),
+        # Changes when a case on this page is added, removed or changed (the live queue).
+        "signature": f"{page.paginator.count}-{signature.hexdigest()[:16]}",
     }
 
 
@@ -70,6 +78,28 @@ def case_queue(request):
     context = _queue_context(request, request.GET)
     context["bulk_form"] = BulkForm()
     return render(request, "cases/queue.html", context)
+
+
+@require_GET
+@allowed("case.view")
+def case_queue_live(request):
+    """``/cases/live/``: the queue's rows for the same query string as ``/cases/`` (JSON with
+    the rendered rows, the count and a signature), polled by ``queue_live.js`` so new and
+    changed cases appear without a reload."""
+    context = _queue_context(request, request.GET)
+    rows = render_to_string("cases/_queue_rows.html", context, request=request)
+    page = context["page"]
+    response = JsonResponse(
+        {
+            "count": page.paginator.count,
+            "ids": [case.pk for case in page],
+            "signature": context["signature"],
+            "rows": rows,
+            "errors": {f: list(e) for f, e in context["form"].errors.items()},
+        }
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @require_http_methods(["GET", "POST"])
@@ -87,7 +117,9 @@ def case_next(request):
             return redirect("case-queue")
         messages.success(request, f"Case #{case.pk} is yours now.")
         return redirect("case-detail", pk=case.pk)
-    waiting = case_list(user=request.user, filters={"status": "new", "assignee": "none"})
+    waiting = case_list(
+        user=request.user, filters={"status": "new", "assignee": "none", "snoozed": "active"}
+    )
     return render(
         request,
         "cases/next.html",
@@ -137,6 +169,7 @@ def _detail_context(request, case: Case) -> dict:
         "max_upload": settings.ATTACHMENT_MAX_BYTES,
         "can_assign_others": bool(user_roles(user) & {SUPERVISOR, ADMIN}),
         "forms": forms,
+        "graph_window_days": settings.CASE_GRAPH_WINDOW_DAYS,
     }
 
 

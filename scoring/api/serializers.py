@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from ..fields import SUMMARY_FIELDS
 from ..models import Transaction
 
 
@@ -24,11 +25,7 @@ class TransactionResultSerializer(serializers.ModelSerializer):
     class Meta:
         model = Transaction
         fields = [
-            "external_id",
-            "account_id",
-            "amount",
-            "currency",
-            "occurred_at",
+            *SUMMARY_FIELDS,
             "status",
             "risk_score",
             "risk_level",

@@ -26,8 +26,6 @@ def api_key_create(*, name: str, actor=None) -> tuple[ApiKey, str]:
     """Create a key; return the row and the plaintext key (never stored, shown once)."""
     name = name.strip()
     if not name:
-        from fraudcases.errors import ApplicationError
-
         raise ApplicationError("An API key needs a name.", {"name": ["This field is required."]})
     prefix = secrets.token_hex(4)
     secret = secrets.token_urlsafe(32)

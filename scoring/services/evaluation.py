@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from fraudcases.audit import audit_record
@@ -29,10 +30,13 @@ def evaluation_run(*, holdout: float = 0.3, seed: int = 0, actor=None) -> Evalua
     database (labels include investigators' dispositions) and store the report.
 
     Raises ``ValueError`` with an explanation when the data cannot be split into a training part
-    and a hold-out that both have fraud and legitimate labels.
+    and a hold-out that both have fraud and legitimate labels. The candidate's levels are
+    calibrated with ``ALERT_BUDGETS``, as ``train_model`` does.
     """
     frame = training_frame()
-    report = _json_ready(evaluate(frame, holdout=holdout, seed=seed))
+    report = _json_ready(
+        evaluate(frame, holdout=holdout, seed=seed, budgets=settings.ALERT_BUDGETS)
+    )
     return evaluation_report_create(report=report, holdout=holdout, actor=actor)
 
 

@@ -16,6 +16,9 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
+from fraudcases import audit
+from fraudcases.celery import app
+
 from ..models import ModelVersion, WorkerHeartbeat
 from .registry import file_check_cache
 
@@ -63,8 +66,6 @@ def champion_file_check() -> dict:
 def audit_check_status() -> dict | None:
     """The latest audit-chain verification (``fraudcases.audit.audit_last_check``), normalised:
     ``{"ok", "checked", "at" (aware datetime or None), "reason"}``; None when never run."""
-    from fraudcases import audit
-
     last_check = getattr(audit, "audit_last_check", None)
     if last_check is None:
         return None
@@ -105,8 +106,6 @@ def _database_check() -> dict:
 
 
 def _broker_check() -> dict:
-    from fraudcases.celery import app
-
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)

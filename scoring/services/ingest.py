@@ -1,4 +1,4 @@
-"""Ingestion: validate (``scoring.schema``), store in one bulk insert, score asynchronously.
+"""Ingestion: validate (``scoring.schema``), store in one multi-row insert, score asynchronously.
 
 Every way in calls :func:`transactions_submit`: the API, the stream consumers, the CSV importer
 and the generator (the last two through :func:`transactions_store` with items they validated
@@ -7,10 +7,10 @@ in chunks, since they report and skip bad lines instead of refusing the whole fi
 
 from __future__ import annotations
 
-import copy
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from fraudcases import metrics
 
+from ..bulk import insert_ignoring_conflicts
 from ..models import ApiKey, Transaction
 from ..schema import BatchValidationError, validate_transactions
 from .health import champion_file_check
@@ -72,21 +73,83 @@ def transactions_submit(
     )
 
 
-def _refusal(row: Transaction) -> str | None:
-    """Why the database refuses ``row`` on its own, or None when it is a duplicate (or stores
-    it alone). A trial insert in a savepoint that is always rolled back."""
+@dataclass(frozen=True)
+class _Stamp:
+    """What every row of one call gets besides its item: where it came from, its batch id and
+    its status."""
+
+    source: str
+    api_key: ApiKey | None
+    batch_id: uuid.UUID
+    status: str
+    now: datetime
+    enqueued_at: datetime | None
+
+    def constants(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "api_key": self.api_key.pk if self.api_key is not None else None,
+            "ingest_batch": self.batch_id,
+            "status": self.status,
+            "enqueued_at": self.enqueued_at,
+            "created_at": self.now,
+        }
+
+
+# Model fields an item may set (the validator's fields and the history labels); the rest of
+# the row is the call's stamp and the fields' own defaults.
+_ITEM_FIELDS = frozenset(
+    f.name
+    for f in Transaction._meta.concrete_fields
+    if not f.primary_key
+    and f.name not in {"source", "api_key", "ingest_batch", "status", "enqueued_at", "created_at"}
+)
+
+
+def _insert_rows(*, items: list[dict[str, Any]], stamp: _Stamp) -> list[tuple[int, str]]:
+    """One multi-row insert that skips items whose ``external_id`` is taken; returns ``(id,
+    external_id)`` of the rows it stored. Any other refusal raises ``DataError`` /
+    ``IntegrityError``."""
+    first = items[0].keys()
+    names = set(first)
+    if not all(item.keys() == first for item in items):  # the validator's items are all alike
+        names = names.union(*(item.keys() for item in items))
+    unknown = names - _ITEM_FIELDS
+    if unknown:
+        raise TypeError(f"Not transaction fields: {sorted(unknown)}")
+    columns: dict[str, list[Any]] = {}
+    for name in sorted(names | {"label_source", "labelled_at"}):
+        default = Transaction._meta.get_field(name).get_default
+        columns[name] = [item[name] if name in item else default() for item in items]
+    provenance = [
+        label_provenance(is_fraud=fraud, source=stamp.source, at=stamp.now)
+        for fraud in columns.get("is_fraud", [None] * len(items))
+    ]
+    columns["label_source"] = [p["label_source"] for p in provenance]
+    columns["labelled_at"] = [p["labelled_at"] for p in provenance]
+    constants = stamp.constants()
+    for field in Transaction._meta.concrete_fields:  # defaults, so every column is explicit
+        if not field.primary_key and field.name not in columns and field.name not in constants:
+            constants[field.name] = field.get_default()
+    return insert_ignoring_conflicts(
+        model=Transaction,
+        columns=columns,
+        constants=constants,
+        conflict="external_id",
+        returning=("id", "external_id"),
+    )
+
+
+def _refusal(item: dict[str, Any], stamp: _Stamp) -> str | None:
+    """Why the database refuses ``item`` on its own, or None when it stores it (or it is a
+    duplicate). A trial insert in a savepoint that is always rolled back."""
     try:
         with transaction.atomic():
-            Transaction.objects.bulk_create([copy.copy(row)])
+            _insert_rows(items=[item], stamp=stamp)
             raise _RollBack
     except _RollBack:
         return None
     except (DataError, IntegrityError) as exc:
-        other = Transaction.objects.filter(external_id=row.external_id).exclude(
-            ingest_batch=row.ingest_batch
-        )
-        if other.exists():
-            return None
         return f"The database refused this transaction: {str(exc).splitlines()[0][:200]}"
 
 
@@ -94,10 +157,12 @@ class _RollBack(Exception):
     """Ends a trial insert by rolling its savepoint back."""
 
 
-def _refused_items(rows: list[Transaction], indexes: list[int]) -> dict[str, dict[str, list]]:
+def _refused_items(
+    items: list[dict[str, Any]], indexes: list[int], stamp: _Stamp
+) -> dict[str, dict[str, list]]:
     errors = {}
     for index in indexes:
-        reason = _refusal(rows[index])
+        reason = _refusal(items[index], stamp)
         if reason is not None:
             errors[str(index)] = {"non_field_errors": [reason]}
     return errors
@@ -113,13 +178,15 @@ def transactions_store(
     """Store validated transaction dicts (from :mod:`scoring.schema`, optionally with the
     ``is_fraud`` / ``fraud_pattern`` labels of history); idempotent on ``external_id``.
 
-    One bulk insert that skips conflicts on the unique external id, so a re-posted (or
-    concurrently posted) item is stored once. The result is read back from the database: the
-    rows stamped with this call's batch id were accepted, items whose external id another batch
-    holds are duplicates, and any other item the database did not store (e.g. a CHECK that
-    SQLite's ``INSERT OR IGNORE`` skips silently, or a value PostgreSQL refuses) is an error for
-    that item: the whole call is rolled back with :class:`~scoring.schema.BatchValidationError`,
-    never counted as a duplicate.
+    One multi-row insert that skips conflicts on the unique external id and returns the rows it
+    stored (``INSERT … ON CONFLICT (external_id) DO NOTHING RETURNING id, external_id``; on
+    PostgreSQL fed by ``COPY``, see :mod:`scoring.bulk`), so a re-posted (or concurrently posted)
+    item is stored once. The result is what the database says: the returned rows were accepted,
+    items whose external id another row holds are duplicates (checked in the database), and any
+    other item the database did not store is an error for that item: the whole call is rolled
+    back with :class:`~scoring.schema.BatchValidationError`, never counted as a duplicate. A
+    value the database refuses (a CHECK, a length) raises on SQLite as on PostgreSQL, and each
+    refused item is named by a trial insert of its own.
 
     ``mode``: ``async`` stores them pending and enqueues scoring after commit; ``sync`` stores them
     pending for the caller to score now (the sweeper retries if that fails); ``history`` stores
@@ -127,26 +194,20 @@ def transactions_store(
     """
     if mode not in MODES:
         raise ValueError(f"Unknown ingest mode {mode!r}")
-    batch_id = uuid.uuid4()
     now = timezone.now()
-    status = Transaction.Status.IMPORTED if mode == "history" else Transaction.Status.PENDING
-    rows = [
-        Transaction(
-            **item,
-            **label_provenance(is_fraud=item.get("is_fraud"), source=source, at=now),
-            source=source,
-            api_key=api_key,
-            ingest_batch=batch_id,
-            status=status,
-            enqueued_at=None if mode == "history" else now,
-        )
-        for item in items
-    ]
+    stamp = _Stamp(
+        source=str(source),
+        api_key=api_key,
+        batch_id=uuid.uuid4(),
+        status=Transaction.Status.IMPORTED if mode == "history" else Transaction.Status.PENDING,
+        now=now,
+        enqueued_at=None if mode == "history" else now,
+    )
     try:
-        ids = _insert(rows=rows, batch_id=batch_id, enqueue=mode == "async")
+        ids = _insert(items=items, stamp=stamp, enqueue=mode == "async")
     except (DataError, IntegrityError):
         # Something the validator let through and the database refuses: name the items.
-        errors = _refused_items(rows, list(range(len(rows))))
+        errors = _refused_items(items, list(range(len(items))), stamp)
         if not errors:
             raise
         raise _refused(errors, len(items)) from None
@@ -157,31 +218,30 @@ def transactions_store(
         accepted=len(ids),
         duplicates=len(items) - len(ids),
         ids=ids,
-        external_ids=[row.external_id for row in rows],
+        external_ids=[item["external_id"] for item in items],
     )
 
 
 @transaction.atomic
-def _insert(*, rows: list[Transaction], batch_id: uuid.UUID, enqueue: bool) -> list[int]:
-    """The one bulk insert, and the ids it stored; raises for items stored for no reason."""
-    Transaction.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
-    stored = dict(
-        Transaction.objects.filter(ingest_batch=batch_id).values_list("external_id", "id")
-    )
-    if len(stored) < len(rows):
-        missing = [i for i, row in enumerate(rows) if row.external_id not in stored]
+def _insert(*, items: list[dict[str, Any]], stamp: _Stamp, enqueue: bool) -> list[int]:
+    """The one insert, and the ids it stored; raises for items stored for no reason."""
+    if not items:
+        return []
+    stored = dict((external_id, pk) for pk, external_id in _insert_rows(items=items, stamp=stamp))
+    if len(stored) < len(items):
+        missing = [i for i, item in enumerate(items) if item["external_id"] not in stored]
         known = set(
-            Transaction.objects.filter(external_id__in=[rows[i].external_id for i in missing])
-            .exclude(ingest_batch=batch_id)
+            Transaction.objects.filter(external_id__in=[items[i]["external_id"] for i in missing])
+            .exclude(ingest_batch=stamp.batch_id)
             .values_list("external_id", flat=True)
         )
-        lost = [i for i in missing if rows[i].external_id not in known]
+        lost = [i for i in missing if items[i]["external_id"] not in known]
         if lost:
-            errors = _refused_items(rows, lost) or {
+            errors = _refused_items(items, lost, stamp) or {
                 str(i): {"non_field_errors": ["The database did not store this transaction."]}
                 for i in lost
             }
-            raise _refused(errors, len(rows))
+            raise _refused(errors, len(items))
     ids = sorted(stored.values())
     if enqueue and ids:
         transaction.on_commit(lambda: _enqueue(ids))

@@ -24,8 +24,16 @@ from fraudcases.audit import audit_record
 from fraudcases.errors import ApplicationError, ConflictError
 from fraudcases.permissions import ensure_allowed
 
-from ..ml import ModelIntegrityError, TrainedModel, file_sha256, load_artifact, save_artifact
+from ..ml import (
+    ModelIntegrityError,
+    TrainedModel,
+    file_sha256,
+    load_artifact,
+    save_artifact,
+    train,
+)
 from ..models import ModelVersion
+from ..selectors import champion_model, training_frame
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +107,28 @@ def _state(*versions: ModelVersion | None) -> dict[str, str | None]:
     return {mv.version: mv.role for mv in versions if mv is not None}
 
 
+def _holder(role: str) -> ModelVersion | None:
+    """The version holding ``role`` (champion or challenger: at most one), locked."""
+    return ModelVersion.objects.select_for_update().filter(role=role).first()
+
+
+def _hand_over(
+    *,
+    role: str,
+    to: ModelVersion,
+    previous: ModelVersion | None,
+    previous_becomes: str,
+    fields: tuple[str, ...] = (),
+) -> None:
+    """Give ``role`` to ``to``; its previous holder first becomes ``previous_becomes`` (the
+    unique index allows one holder at a time). ``fields``: more of ``to``'s fields to save."""
+    if previous is not None:
+        previous.role = previous_becomes
+        previous.save(update_fields=["role"])
+    to.role = role
+    to.save(update_fields=["role", *fields])
+
+
 @transaction.atomic
 def model_promote(
     *,
@@ -114,14 +144,16 @@ def model_promote(
     if mv.role == Role.CHAMPION:
         raise ConflictError(f"Model {mv.version} is already the champion.")
     _verify_file(mv)
-    previous = ModelVersion.objects.select_for_update().filter(role=Role.CHAMPION).first()
+    previous = _holder(Role.CHAMPION)
     before = _state(mv, previous)
-    if previous is not None:
-        previous.role = Role.RETIRED
-        previous.save(update_fields=["role"])
-    mv.role = Role.CHAMPION
     mv.promoted_at = timezone.now()
-    mv.save(update_fields=["role", "promoted_at"])
+    _hand_over(
+        role=Role.CHAMPION,
+        to=mv,
+        previous=previous,
+        previous_becomes=Role.RETIRED,
+        fields=("promoted_at",),
+    )
     audit_record(
         action="model.promote",
         actor=actor,
@@ -156,18 +188,14 @@ def model_rollback(
     further back instead of toggling between two versions.
     """
     _check_actor(actor)
-    current = ModelVersion.objects.select_for_update().filter(role=Role.CHAMPION).first()
+    current = _holder(Role.CHAMPION)
     target = rollback_target()
     if target is None:
         raise ConflictError("There is no earlier champion to roll back to.")
     target = _lock(target)
     _verify_file(target)
     before = _state(current, target)
-    if current is not None:
-        current.role = Role.RETIRED
-        current.save(update_fields=["role"])
-    target.role = Role.CHAMPION
-    target.save(update_fields=["role"])
+    _hand_over(role=Role.CHAMPION, to=target, previous=current, previous_becomes=Role.RETIRED)
     audit_record(
         action="model.rollback",
         actor=actor,
@@ -195,13 +223,9 @@ def model_make_challenger(
             f"Model {mv.version} is the champion; promote another version or roll back first."
         )
     _verify_file(mv)
-    previous = ModelVersion.objects.select_for_update().filter(role=Role.CHALLENGER).first()
+    previous = _holder(Role.CHALLENGER)
     before = _state(mv, previous)
-    if previous is not None:
-        previous.role = Role.CANDIDATE
-        previous.save(update_fields=["role"])
-    mv.role = Role.CHALLENGER
-    mv.save(update_fields=["role"])
+    _hand_over(role=Role.CHALLENGER, to=mv, previous=previous, previous_becomes=Role.CANDIDATE)
     audit_record(
         action="model.make_challenger",
         actor=actor,
@@ -258,15 +282,13 @@ def model_train(
 
     ``policy``: ``auto`` makes it the champion when there is none, otherwise the challenger;
     ``promote`` makes it the champion; ``candidate`` only registers it. Raises ``ValueError`` when
-    there are not enough labels to train.
+    there are not enough labels to train, or when ``ALERT_BUDGETS`` is not a valid set of
+    alert budgets (levels are calibrated at training time, ``scoring.levels``).
     """
-    from ..ml import train
-    from ..selectors import champion_model, training_frame
-
     if policy not in ("auto", "promote", "candidate"):
         raise ValueError(f"Unknown policy {policy!r}")
     _check_actor(actor)
-    trained = train(training_frame(), seed=seed)
+    trained = train(training_frame(), seed=seed, budgets=settings.ALERT_BUDGETS)
     mv = model_register(trained=trained, actor=actor, actor_label=actor_label)
     if policy == "promote" or (policy == "auto" and champion_model() is None):
         mv = model_promote(model_version=mv, actor=actor, actor_label=actor_label)
@@ -374,7 +396,6 @@ class _RoleCache:
 
 
 champion_cache = _RoleCache(Role.CHAMPION)
-challenger_cache = _RoleCache(Role.CHALLENGER)
 
 
 @dataclass
@@ -383,7 +404,6 @@ class ActiveModels:
 
     champion: tuple[ModelVersion, dict[str, Any]] | None
     challenger: tuple[ModelVersion, dict[str, Any]] | None
-    challenger_error: str = ""
 
 
 def models_active() -> ActiveModels:
@@ -396,16 +416,14 @@ def models_active() -> ActiveModels:
         mv.role: mv for mv in ModelVersion.objects.filter(role__in=[Role.CHAMPION, Role.CHALLENGER])
     }
     champion = challenger = None
-    error = ""
     if Role.CHAMPION in rows:
         champion = (rows[Role.CHAMPION], _artifacts.load(rows[Role.CHAMPION]))
     if Role.CHALLENGER in rows:
         try:
             challenger = (rows[Role.CHALLENGER], _artifacts.load(rows[Role.CHALLENGER]))
         except ModelIntegrityError as exc:
-            error = str(exc)
             logger.error("Challenger disabled: %s", exc)
-    return ActiveModels(champion=champion, challenger=challenger, challenger_error=error)
+    return ActiveModels(champion=champion, challenger=challenger)
 
 
 def version_get(*, version: str) -> ModelVersion:

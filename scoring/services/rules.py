@@ -173,7 +173,7 @@ def rule_preview(*, actor, expression: str, risk_floor: int, limit: int = 1000) 
             "amount": r.amount,
             "currency": r.currency,
             "occurred_at": r.occurred_at,
-            "risk_score": int(r.risk_score),
+            "risk_score": float(r.risk_score),
             "label": None if r.label is None or r.label != r.label else bool(r.label),
         }
         for r in fired.itertuples()

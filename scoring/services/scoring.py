@@ -19,9 +19,10 @@ from fraudcases import metrics
 from fraudcases.errors import ApplicationError
 from fraudcases.services import CaseHit, cases_open_or_attach
 
+from ..bulk import update_rows
 from ..explain import MAX_REASONS, explain
 from ..features import compute_features
-from ..ml import ModelIntegrityError, predict_proba
+from ..ml import ModelIntegrityError, model_risk, predict_proba
 from ..models import ApiKey, RiskLevel, Rule, Transaction
 from ..rules import RAW_FIELDS, CompiledRule, RuleError, RuleHits, compile_rule, rules_apply
 from ..schema import STORABLE_MAX, STORABLE_MIN, BatchValidationError
@@ -95,7 +96,7 @@ def _with_rules(model_scores: np.ndarray, hits: RuleHits | None) -> np.ndarray:
 
 
 def _rule_reasons(
-    rules: list[_ActiveRule], fired: list[int], model_score: int
+    rules: list[_ActiveRule], fired: list[int], model_score: float
 ) -> list[dict[str, Any]]:
     ordered = sorted(fired, key=lambda j: -rules[j].rule.risk_floor)
     return [
@@ -103,7 +104,7 @@ def _rule_reasons(
             "code": f"rule:{rules[j].rule.name}",
             "detail": rules[j].rule.reason or rules[j].compiled.expression,
             # Points this rule added on top of the model's own score.
-            "weight": float(max(rules[j].rule.risk_floor - model_score, 0)),
+            "weight": round(max(rules[j].rule.risk_floor - model_score, 0.0), 1),
         }
         for j in ordered
     ]
@@ -124,7 +125,7 @@ def _shadow_scores(
     except Exception:  # any failure of the shadow model only disables it
         logger.exception("Challenger %s could not score this batch", mv.version)
         return None
-    return _with_rules(np.clip(np.rint(proba * 100), 0, 100).astype(int), hits)
+    return _with_rules(model_risk(artifact, proba), hits)
 
 
 @dataclass
@@ -153,7 +154,7 @@ def _score_rows(batch: list[Transaction], active, rules: list[_ActiveRule]) -> _
     features = features.loc[position]
     raw = history.loc[position]
     proba = predict_proba(artifact, features)
-    model_scores = np.clip(np.rint(proba * 100), 0, 100).astype(int)
+    model_scores = model_risk(artifact, proba)  # 0-100; one decimal with calibrated levels
     hits = None
     if rules:
         frame = _rule_frame(features, raw, {t.id: t.currency for t in batch})
@@ -170,21 +171,21 @@ def _score_rows(batch: list[Transaction], active, rules: list[_ActiveRule]) -> _
     for i, (txn_id, account_id) in enumerate(zip(raw["id"], raw["account_id"], strict=True)):
         row_reasons = reasons[i]
         if hits is not None and hits.fired[i]:
-            row_reasons = (_rule_reasons(rules, hits.fired[i], int(model_scores[i])) + row_reasons)[
-                :MAX_REASONS
-            ]
+            row_reasons = (
+                _rule_reasons(rules, hits.fired[i], float(model_scores[i])) + row_reasons
+            )[:MAX_REASONS]
         updates.append(
             Transaction(
                 id=int(txn_id),
                 status=Transaction.Status.SCORED,
-                risk_score=int(scores[i]),
+                risk_score=float(scores[i]),
                 risk_level=levels[i],
                 reasons=row_reasons,
                 features=feature_rows[i],
                 model_version=model_version,
                 scored_at=now,
                 error="",
-                challenger_score=int(shadow[i]) if shadow is not None else None,
+                challenger_score=float(shadow[i]) if shadow is not None else None,
                 challenger_model_version=challenger_version,
             )
         )
@@ -195,7 +196,7 @@ def _score_rows(batch: list[Transaction], active, rules: list[_ActiveRule]) -> _
             )
             hit.transaction_ids.append(int(txn_id))
             if scores[i] >= hit.risk_score:
-                hit.risk_score = int(scores[i])
+                hit.risk_score = float(scores[i])
                 hit.risk_level = levels[i]
                 hit.reasons = [r["detail"] for r in row_reasons]
     if len(updates) != len(batch):
@@ -289,6 +290,31 @@ def _fail_unscorable(transaction_ids: list[int]) -> int:
     return outside
 
 
+_WRITTEN = (
+    "status",
+    "risk_score",
+    "risk_level",
+    "reasons",
+    "features",
+    "model_version",
+    "scored_at",
+    "error",
+    "challenger_score",
+    "challenger_model_version",
+)
+
+
+def _write_scores(updates: list[Transaction]) -> None:
+    """The scored rows in one statement (``UPDATE … FROM`` a copied scratch table on
+    PostgreSQL, ``scoring.bulk``) instead of ``bulk_update``'s ``CASE WHEN`` per column."""
+    fields = [Transaction._meta.get_field(name) for name in _WRITTEN]
+    update_rows(
+        model=Transaction,
+        pks=[u.id for u in updates],
+        columns={f.name: [getattr(u, f.attname) for u in updates] for f in fields},
+    )
+
+
 def transactions_score(*, transaction_ids: list[int]) -> ScoringOutcome:
     """Score the still-pending transactions among ``transaction_ids`` with the champion model
     and the active rules; the challenger (if any) scores the same rows in shadow.
@@ -326,22 +352,7 @@ def transactions_score(*, transaction_ids: list[int]) -> ScoringOutcome:
             return ScoringOutcome(0, len(transaction_ids), [], model_version.version)
         scored, failed = _score_isolated(batch, active, rules)
         updates = scored.updates if scored is not None else []
-        Transaction.objects.bulk_update(
-            updates,
-            [
-                "status",
-                "risk_score",
-                "risk_level",
-                "reasons",
-                "features",
-                "model_version",
-                "scored_at",
-                "error",
-                "challenger_score",
-                "challenger_model_version",
-            ],
-            batch_size=1000,
-        )
+        _write_scores(updates)
         for txn_id, reason in failed.items():
             Transaction.objects.filter(pk=txn_id).update(
                 status=Transaction.Status.FAILED, error=reason

@@ -1,13 +1,19 @@
-"""Test helpers for alerts: a real local HTTP receiver, and cases opened through the services."""
+"""Test helpers for alerts: a real local HTTP receiver, cases opened through the services, and
+deliveries routed and attempted as the worker would."""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from django.utils import timezone
+
+from alerts.models import Delivery
+from alerts.services import alert_events_dispatch, delivery_attempt
 from fraudcases.services import CaseHit, cases_open_or_attach
 from tests.factories import TransactionFactory
 
@@ -152,3 +158,26 @@ def matrix_objects() -> dict[str, int]:
         "alerts-rule-": rule.pk,
         "alerts-delivery-": delivery.pk,
     }
+
+
+FINAL = {"sent", "dead", "held"}
+
+
+def routed(account: str = "acct-d1", **kw) -> Delivery:
+    case, events = open_case(account, **kw)
+    alert_events_dispatch(event_ids=[e.pk for e in events])
+    return Delivery.objects.get(case=case, event_type="case.opened")
+
+
+def run_until_final(delivery: Delivery, limit: int = 10) -> Delivery:
+    """What the worker does: attempt, and again when the retry is due."""
+    for _ in range(limit):
+        delivery.refresh_from_db()
+        if delivery.status in FINAL:
+            return delivery
+        wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
+        if wait > 0:
+            time.sleep(wait + 0.01)
+        delivery_attempt(delivery_id=delivery.pk, worker="test-worker")
+    delivery.refresh_from_db()
+    return delivery

@@ -7,14 +7,11 @@ import hashlib
 import hmac
 import json
 import socket
-import time
 
 import pytest
-from django.utils import timezone
 
 from alerts.models import Channel, Delivery, DeliveryAttempt
 from alerts.services import (
-    alert_events_dispatch,
     alert_rule_create,
     channel_create,
     channel_resume,
@@ -25,30 +22,9 @@ from alerts.services import (
 from alerts.services.delivery import _claim
 from fraudcases.models import AuditEvent
 
-from .helpers import open_case
+from .helpers import routed, run_until_final
 
 pytestmark = pytest.mark.django_db
-FINAL = {"sent", "dead", "held"}
-
-
-def routed(account: str = "acct-d1", **kw) -> Delivery:
-    case, events = open_case(account, **kw)
-    alert_events_dispatch(event_ids=[e.pk for e in events])
-    return Delivery.objects.get(case=case, event_type="case.opened")
-
-
-def run_until_final(delivery: Delivery, limit: int = 10) -> Delivery:
-    """What the worker does: attempt, and again when the retry is due."""
-    for _ in range(limit):
-        delivery.refresh_from_db()
-        if delivery.status in FINAL:
-            return delivery
-        wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
-        if wait > 0:
-            time.sleep(wait + 0.01)
-        delivery_attempt(delivery_id=delivery.pk, worker="test-worker")
-    delivery.refresh_from_db()
-    return delivery
 
 
 def test_signed_webhook_is_delivered_with_the_documented_headers(webhook, receiver):

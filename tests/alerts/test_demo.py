@@ -18,10 +18,9 @@ from alerts.secrets import secret_encrypt
 from alerts.services import alert_events_dispatch, delivery_attempt
 from alerts.services.demo import alerts_demo_setup
 from fraudcases.models import AuditEvent
-from tests.test_e2e_worker import database_url
+from tests.helpers import database_url
 
-from .helpers import open_case
-from .test_delivery import run_until_final
+from .helpers import open_case, run_until_final
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,7 +15,7 @@ from aiosmtpd.controller import Controller
 from alerts.models import Delivery
 from alerts.services import alert_rule_create, channel_create
 
-from .test_delivery import routed, run_until_final
+from .helpers import routed, run_until_final
 
 pytestmark = pytest.mark.django_db
 
@@ -127,7 +127,7 @@ def test_slack_gets_a_block_kit_message(admin_user, receiver, settings):
     kinds = [b["type"] for b in message["blocks"]]
     assert kinds[0] == "header" and kinds[-1] == "actions"
     fields = " ".join(f["text"] for f in message["blocks"][1]["fields"])
-    assert "acct-slack" in fields and "97 (critical)" in fields
+    assert "acct-slack" in fields and "97.0 (critical)" in fields  # one decimal (issue 12)
     why = next(b for b in message["blocks"] if b["type"] == "section" and "text" in b)
     assert "9 earlier transactions in the last hour" in why["text"]["text"]
     button = message["blocks"][-1]["elements"][0]

@@ -13,8 +13,7 @@ from alerts.services import alert_events_dispatch, channel_create
 from fraudcases.models import AuditEvent
 from tests.factories import CaseFactory
 
-from .helpers import open_case
-from .test_delivery import run_until_final
+from .helpers import open_case, run_until_final
 
 pytestmark = pytest.mark.django_db
 SECRET = "whsec-page-test-do-not-show"

@@ -21,7 +21,7 @@ from alerts.models import Delivery
 from alerts.services import alert_rule_create, channel_create, delivery_resend
 from alerts.transport import signature
 
-from .test_delivery import routed, run_until_final
+from .helpers import routed, run_until_final
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db]  # starts the receiver as a process
 DOC = Path(__file__).resolve().parents[2] / "docs" / "alerts.md"

@@ -26,7 +26,7 @@ from alerts.models import Delivery, DispatchedEvent
 from alerts.services import alerts_sweep
 from fraudcases.celery import app
 from scoring.models import WorkerHeartbeat
-from tests.test_e2e_worker import database_url
+from tests.helpers import database_url
 
 from .helpers import open_case
 

@@ -93,7 +93,12 @@ def test_case_flow_backlog_and_dispositions(world):
         ["medium", 1, 0, 0, 0],  # c3, due in the past
         ["low", 0, 0, 0, 0],
     ]
-    assert rows("dispositions") == [["fraud_confirmed", 1], ["legitimate", 1], ["inconclusive", 1]]
+    assert rows("dispositions") == [
+        ["fraud_confirmed", 1],
+        ["legitimate", 1],
+        ["inconclusive", 1],
+        ["merged", 0],  # cases merged into another are closures too, not outcomes
+    ]
 
 
 def test_handling_medians(world):

@@ -20,7 +20,12 @@ def test_per_investigator_and_team_figures(world, make_user):
     assert (ivy.closed, ivy.closed_per_day, ivy.median_handling_hours) == (2, 0.07, 15.0)
     assert (ivy.closed_late, ivy.open_load, ivy.overdue_open, ivy.sla_breaches) == (1, 1, 1, 2)
     assert ivy.escalation_rate == 0.0
-    assert ivy.dispositions == {"fraud_confirmed": 1, "legitimate": 1, "inconclusive": 0}
+    assert ivy.dispositions == {
+        "fraud_confirmed": 1,
+        "legitimate": 1,
+        "inconclusive": 0,
+        "merged": 0,
+    }
     assert (ivy.reviewed, ivy.overturned, ivy.overturn_rate) == (2, 1, 0.5)
     # max asked for c4's closure (sam approved it): the closure is max's.
     assert (mx.closed, mx.median_handling_hours, mx.escalation_rate) == (1, 10.0, 1.0)

@@ -242,3 +242,11 @@ def test_queue_and_review_pages(team, sampled):
     investigator = Client()
     investigator.force_login(team["ivy"])
     assert investigator.get("/qa/").status_code == 403
+
+
+def test_an_overturn_cannot_choose_merged():
+    """``merged`` is what the merge service records, never an outcome a reviewer picks."""
+    from fraudcases.quality.forms import QAReviewForm
+
+    choices = {value for value, _ in QAReviewForm().fields["corrected_disposition"].choices}
+    assert "merged" not in choices and "fraud_confirmed" in choices

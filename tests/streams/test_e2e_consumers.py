@@ -25,8 +25,7 @@ from django.db import connection, transaction
 
 from fraudcases.celery import app
 from scoring.models import Transaction
-from tests.helpers import api_items, load_history, split_history
-from tests.test_e2e_worker import database_url, running_worker
+from tests.helpers import api_items, database_url, load_history, running_worker, split_history
 
 from .helpers import dead_letters, pending_count, publish, transaction_item
 

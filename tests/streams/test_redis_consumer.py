@@ -17,7 +17,7 @@ from fraudcases.metrics import metrics_exposition
 from scoring.models import Transaction
 from scoring.streams import consumer as consumer_module
 from scoring.streams.consumer import StreamConsumer
-from tests.test_ops_endpoints import sample
+from tests.helpers import sample
 
 from .helpers import dead_letters, pending_count, publish, transaction_item
 

@@ -82,6 +82,26 @@ class Command(BaseCommand):
                     f"  {name:<20} n={row['positives']:<5} AP {_fmt(row['average_precision'])} "
                     f"R@1% {_fmt(row['recall_at_1pct'])} R@5% {_fmt(row['recall_at_5pct'])}"
                 )
+        levels = report["candidate"].get("levels")
+        if levels:
+            how = (
+                "alert-budget levels calibrated at training"
+                if report["candidate"].get("levels_from") == "alert_budget"
+                else "fixed cut-offs 40/70/90 (the candidate has no calibration)"
+            )
+            self.stdout.write(f"Candidate per risk level on the hold-out ({how}):")
+            self.stdout.write(
+                f"  {'level':<9}{'rows':>9}{'share':>9}{'fraud':>7}{'prec.':>8}{'expected':>9}"
+                f"{'recall':>8}{'prec.≥':>8}{'recall≥':>8}"
+            )
+            for name in ("critical", "high", "medium", "low"):
+                row = levels[name]
+                self.stdout.write(
+                    f"  {name:<9}{row['rows']:>9,}{row['share']:>8.3%} {row['fraud']:>6,}"
+                    f"{_fmt(row['precision']):>8}{_fmt(row.get('expected_precision')):>9}"
+                    f"{_fmt(row['recall']):>8}{_fmt(row['precision_at_or_above']):>8}"
+                    f"{_fmt(row['recall_at_or_above']):>8}"
+                )
         if json:
             summary = {k: report[k] for k in CONTRACT_KEYS}
             summary["rank_by_amount"] = report["rank_by_amount"]
