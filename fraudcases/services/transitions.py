@@ -273,20 +273,15 @@ def case_close(*, case: Case, actor: User, disposition: str, note: str) -> Case:
             note=note,
             why="Four-eyes: awaiting approval by a supervisor other than the closer.",
         )
-    _finish_close(case, disposition=disposition, closer=actor)
-    labelled = _label_transactions(case, disposition)
-    _add_note(
-        case=case, actor=actor, body=f"**Closed ({Case.Disposition(disposition).label}):** {note}"
-    )
-    _audit_change(
-        case=case,
+    return _close_now(
+        case,
         actor=actor,
-        action="case.close",
         before=before,
+        disposition=disposition,
+        action="case.close",
+        body=f"**Closed ({Case.Disposition(disposition).label}):** {note}",
         note=note,
-        extra={"labelled_transactions": labelled},
     )
-    return case
 
 
 @transaction.atomic
@@ -311,19 +306,31 @@ def case_approve_closure(*, case: Case, actor: User, note: str = "") -> Case:
     """Four-eyes: a supervisor other than the one who asked confirms the requested closure."""
     case, before = _begin(case=case, actor=actor, action="case.approve")
     disposition = case.proposed_disposition or Case.Disposition.INCONCLUSIVE
-    _finish_close(case, disposition=disposition, closer=actor)
-    labelled = _label_transactions(case, disposition)
     note = (note or "").strip()
-    _add_note(
-        case=case,
+    return _close_now(
+        case,
         actor=actor,
+        before=before,
+        disposition=disposition,
+        action="case.approve",
         body=f"**Closure approved ({Case.Disposition(disposition).label}).**"
         + (f" {note}" if note else ""),
+        note=note,
     )
+
+
+def _close_now(
+    case: Case, *, actor: User, before: dict, disposition: str, action: str, body: str, note: str
+) -> Case:
+    """Close with ``disposition``, label the case's transactions from it, add the closing note
+    and audit ``action`` with how many transactions were labelled (close and approve alike)."""
+    _finish_close(case, disposition=disposition, closer=actor)
+    labelled = _label_transactions(case, disposition)
+    _add_note(case=case, actor=actor, body=body)
     _audit_change(
         case=case,
         actor=actor,
-        action="case.approve",
+        action=action,
         before=before,
         note=note,
         extra={"labelled_transactions": labelled},
