@@ -119,8 +119,12 @@ class CaseFilterForm(forms.Form):
         value = (self.cleaned_data.get("assignee") or "").strip()
         known = not value or value in ME or value == NOBODY
         if not known and not get_user_model().objects.filter(username=value).exists():
+            # The value goes in as a parameter: messages are %-formatted later (by Django and
+            # django-filter), so user input inside the message itself would break that.
             raise forms.ValidationError(
-                f"No user '{value}'. Use mine (or me), none, or a username."
+                "No user '%(value)s'. Use mine (or me), none, or a username.",
+                code="unknown_user",
+                params={"value": value},
             )
         return value
 
