@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from scoring.models import Transaction
 
+from .datetimes import filter_datetime_utc
 from .models import Case, CaseTransaction
 
 # Sort keys the queue accepts: every column, both directions (``-key`` reverses ``key``).
@@ -127,6 +128,12 @@ class CaseFilterForm(forms.Form):
                 params={"value": value},
             )
         return value
+
+    def clean_created_from(self):
+        return filter_datetime_utc(self.cleaned_data.get("created_from"))
+
+    def clean_created_to(self):
+        return filter_datetime_utc(self.cleaned_data.get("created_to"))
 
     def clean(self):
         data = super().clean()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from functools import cache
 
 from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 
+from .datetimes import filter_datetime_utc
 from .models import Case
 from .selectors import MAX_ID, users_who_work_cases
 from .workflow import BULK_ACTIONS, BULK_BY_SLUG, BY_SLUG, TEXT_MAX, CaseAction, Input
@@ -167,23 +167,11 @@ class AuditFilterForm(forms.Form):
     since = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "date"}))
     until = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "date"}))
 
-    @staticmethod
-    def _in_utc_range(value):
-        # 0001-01-01T00:00:00+14:00 parses, but is before year 1 in UTC (what the query uses).
-        if value is not None:
-            try:
-                value.astimezone(UTC)
-            except OverflowError:
-                raise forms.ValidationError(
-                    "Out of range: the time must fall between the years 1 and 9999 in UTC."
-                ) from None
-        return value
-
     def clean_since(self):
-        return self._in_utc_range(self.cleaned_data.get("since"))
+        return filter_datetime_utc(self.cleaned_data.get("since"))
 
     def clean_until(self):
-        return self._in_utc_range(self.cleaned_data.get("until"))
+        return filter_datetime_utc(self.cleaned_data.get("until"))
 
     def clean(self):
         data = super().clean()
