@@ -35,6 +35,18 @@ class RequestContextFilter(logging.Filter):
         return True
 
 
+class ClientErrorTracebackFilter(logging.Filter):
+    """Keep the line, drop the traceback, when Django logs a refused request (4xx): a 403 or a
+    404 is an answer, not a fault of the server, and its traceback only hides real errors."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        if record.name.startswith("django.") and isinstance(status, int) and status < 500:
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 class JsonFormatter(_LibraryJsonFormatter):
     """python-json-logger with our field names: ``time`` (ISO 8601, UTC), ``level``,
     ``logger``, ``process``, ``message``, ``request_id`` (null outside a request or task),
@@ -73,13 +85,16 @@ def logging_config(*, log_format: str, level: str) -> dict:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_context": {"()": "fraudcases.logging.RequestContextFilter"}},
+        "filters": {
+            "request_context": {"()": "fraudcases.logging.RequestContextFilter"},
+            "client_errors": {"()": "fraudcases.logging.ClientErrorTracebackFilter"},
+        },
         "formatters": {"default": formatter},
         "handlers": {
             "console": {
                 "class": "logging.StreamHandler",
                 "formatter": "default",
-                "filters": ["request_context"],
+                "filters": ["request_context", "client_errors"],
             }
         },
         "root": {"handlers": ["console"], "level": level},

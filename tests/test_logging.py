@@ -11,6 +11,7 @@ from django.db import OperationalError
 
 from fraudcases.celery import REQUEST_ID_HEADER
 from fraudcases.logging import (
+    ClientErrorTracebackFilter,
     JsonFormatter,
     RequestContextFilter,
     current_task_id,
@@ -25,6 +26,7 @@ def captured():
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.addFilter(RequestContextFilter())
+    handler.addFilter(ClientErrorTracebackFilter())  # as logging_config() wires them
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.addHandler(handler)
@@ -123,3 +125,20 @@ def test_the_request_id_travels_into_tasks(captured):
     assert inside["request_id"] == "r9" and inside["task_id"] == "task-9"
     assert after["request_id"] is None and "task_id" not in after
     assert current_request_id.get() is None and current_task_id.get() is None
+
+
+def test_a_refused_request_logs_one_line_without_a_traceback(client, make_user, captured):
+    """A 403 is an answer, not a server fault: Django's line stays, its traceback goes."""
+    client.force_login(make_user("auditor", "aud-log"))
+    assert client.post("/cases/bulk/", {"action": "assign"}).status_code == 403
+    forbidden = [r for r in lines(captured) if r["logger"] == "django.request"]
+    assert forbidden and all("Traceback" not in json.dumps(r) for r in forbidden)
+    assert all("exc_info" not in r for r in forbidden)
+
+
+def test_a_server_error_keeps_its_traceback():
+    record = logging.LogRecord("django.request", logging.ERROR, __file__, 1, "boom", (), None)
+    record.status_code = 500
+    record.exc_info = (ValueError, ValueError("x"), None)
+    ClientErrorTracebackFilter().filter(record)
+    assert record.exc_info is not None
