@@ -75,6 +75,9 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
     "fraudcases.middleware.RequestIdMiddleware",
+    # Database outages answer 503 + Retry-After instead of 500 (fraudcases/outage.py); right
+    # after the request id so the id is on the 503 too.
+    "fraudcases.outage.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -391,12 +394,6 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # Seconds a client is told to wait (Retry-After) when the database is unreachable (503).
 DATABASE_UNAVAILABLE_RETRY_AFTER = env.int("DATABASE_UNAVAILABLE_RETRY_AFTER", default=5)
-# Database outages answer 503 + Retry-After instead of 500 (fraudcases/outage.py); placed right
-# after the request id so the id is on the 503 too.
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("fraudcases.middleware.RequestIdMiddleware") + 1,
-    "fraudcases.outage.DatabaseUnavailableMiddleware",
-)
 
 # --- Reporting and quality review (insight) -----------------------------------------------------
 # Seconds a dashboard chart's aggregate stays cached (per chart and filter set; CACHES["default"]).
