@@ -9,12 +9,13 @@ from typing import Any
 
 from django.conf import settings
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
-from fraudcases.models import AuditEvent, Case
+from fraudcases.models import AccountAction, AuditEvent, Case
 from scoring.explain import reason_label
 
-from .models import Delivery, EventType
+from .models import ACCOUNT_ACTION_EVENTS, Delivery, EventType
 
 MAX_REASONS = 5
 MAX_TRANSACTIONS = 5
@@ -116,6 +117,8 @@ def delivery_payload(delivery: Delivery) -> dict[str, Any]:
     if delivery.event_type == EventType.UPDATED:
         payload["batched_events"] = len(events)
         payload["new_transactions"] = new_transactions
+    if delivery.event_type in ACCOUNT_ACTION_EVENTS:
+        payload["account_action"] = account_action_summary(delivery.event)
     return payload
 
 
@@ -149,6 +152,7 @@ EVENT_HEADLINES = {
     EventType.CLOSURE_REJECTED: "Closure sent back",
     EventType.CLOSED: "Case closed",
     EventType.REOPENED: "Case reopened",
+    EventType.ACCOUNT_ACTION_APPROVED: "Account action approved for case",
 }
 
 
@@ -243,3 +247,29 @@ def slack_message(payload: dict[str, Any]) -> dict[str, Any]:
         }
     )
     return {"text": title, "blocks": blocks}
+
+
+def account_action_summary(event: AuditEvent) -> dict[str, Any]:
+    """The account action an ``account_action.approved`` event carries to core banking (the
+    stable schema of docs/alerts.md, "Account actions"). ``idempotency_key`` is the action's:
+    the same on every delivery, retry and resend of it, on every channel."""
+    action = AccountAction.objects.select_related("requested_by", "decided_by").get(
+        pk=int(event.object_id)
+    )
+    base = settings.ALERTS_BASE_URL.rstrip("/")
+    return {
+        "id": action.pk,
+        "idempotency_key": str(action.idempotency_key),
+        "kind": action.kind,
+        "kind_label": action.get_kind_display(),
+        "account_id": action.account_id,
+        "merchant_id": action.merchant_id or None,
+        "case_id": action.case_id,
+        "reason": action.reason[:2000],
+        "requested_by": action.requested_by.get_username(),
+        "requested_at": action.requested_at.isoformat(),
+        "approval": "supervisor" if action.decided_by_id else "not_required",
+        "approved_by": action.decided_by.get_username() if action.decided_by_id else None,
+        "approved_at": action.decided_at.isoformat() if action.decided_at else None,
+        "result_url": base + reverse("api-account-action-result", args=[action.pk]),
+    }

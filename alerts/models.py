@@ -32,6 +32,7 @@ class EventType(models.TextChoices):
     CLOSURE_REJECTED = "case.closure_rejected", "Closure sent back"
     CLOSED = "case.closed", "Case closed with a disposition"
     REOPENED = "case.reopened", "Case reopened"
+    ACCOUNT_ACTION_APPROVED = "account_action.approved", "Account action for core banking"
     TEST = "test", "Test message"
 
 
@@ -46,7 +47,11 @@ AUDIT_ACTION_EVENTS: dict[str, str] = {
     "case.reject_closure": EventType.CLOSURE_REJECTED,
     "case.close": EventType.CLOSED,
     "case.reopen": EventType.REOPENED,
+    "account_action.approve": EventType.ACCOUNT_ACTION_APPROVED,
 }
+# Instructions to core banking (alerts.services.account_actions): every subscribed channel, no
+# routing rule, throttle or quiet hours; the webhook deliveries' outcome flows back to the action.
+ACCOUNT_ACTION_EVENTS = frozenset({EventType.ACCOUNT_ACTION_APPROVED})
 SUBSCRIBABLE_EVENTS = [e for e in EventType if e != EventType.TEST]
 
 

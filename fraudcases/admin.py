@@ -489,3 +489,7 @@ admin.site.admin_view = _admin_view_gate
 admin.site.site_header = "fraudcases administration"
 admin.site.site_title = "fraudcases"
 admin.site.index_title = "Triage and administration"
+
+# Their ModelAdmins and rules live there: routing (queues, memberships and duty flags) and
+# account actions to core banking (read-only).
+from . import admin_account_actions, admin_routing  # noqa: E402, F401

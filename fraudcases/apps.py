@@ -24,3 +24,5 @@ class FraudcasesConfig(AppConfig):
         from .quality import receivers
 
         receivers.connect()
+        # Account actions: the approval policy's system check (fraudcases.E101).
+        from .services import account_actions  # noqa: F401

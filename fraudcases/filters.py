@@ -26,7 +26,7 @@ from django.utils import timezone
 from scoring.models import Transaction
 
 from .datetimes import filter_datetime_utc
-from .models import Case, CaseTransaction
+from .models import Case, CaseQueue, CaseTransaction
 
 # Sort keys the queue accepts: every column, both directions (``-key`` reverses ``key``).
 CASE_SORTS: dict[str, tuple] = {
@@ -182,6 +182,10 @@ class CaseFilter(django_filters.FilterSet):
         method="filter_snoozed",
     )
     tag = django_filters.CharFilter(method="filter_tag", max_length=50)
+    # Routing: the case's queue (``fraudcases.services.routing``), by id.
+    queue = django_filters.ModelChoiceFilter(
+        queryset=CaseQueue.objects.order_by("position", "id"), empty_label="Any"
+    )
     q = django_filters.CharFilter(method="filter_search", max_length=100, label="Search")
     created_from = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_to = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from scoring.models import RISK_SCORE_VALIDATORS, RiskLevel, risk_score_in_range
+
+from .queue_criteria import validate_queue_criteria
 
 
 class Case(models.Model):
@@ -112,6 +116,10 @@ class Case(models.Model):
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_cases"
     )
+    # Routing: the queue the case landed in when it opened (``fraudcases.services.routing``).
+    queue = models.ForeignKey(
+        "CaseQueue", null=True, blank=True, on_delete=models.PROTECT, related_name="cases"
+    )
 
     class Meta:
         # The queue's default order: highest risk first (one decimal keeps critical cases apart),
@@ -128,6 +136,7 @@ class Case(models.Model):
             models.Index(fields=["due_at"], name="case_due"),
             models.Index(fields=["created_at"], name="case_created"),
             models.Index(fields=["snoozed_until"], name="case_snoozed"),
+            models.Index(fields=["queue", "status"], name="case_queue_status"),
         ]
         constraints = [
             # One open case per account and trigger: concurrent workers attach, never duplicate.
@@ -176,12 +185,20 @@ class Case(models.Model):
         return self.snoozed_until is not None
 
     @property
+    def snooze_pauses_sla(self) -> bool:
+        """Whether the SLA clock stops while this case is snoozed: its queue's setting
+        (``CaseQueue.snooze_pauses_sla``), else ``CASE_SNOOZE_PAUSES_SLA``."""
+        if self.queue_id is None:
+            return settings.CASE_SNOOZE_PAUSES_SLA
+        return self.queue.snooze_pauses_sla
+
+    @property
     def sla_state(self) -> str:
         """``breached``, ``due_soon`` (within a quarter of its SLA window) or ``ok``/``none``;
-        ``paused`` while snoozed when ``CASE_SNOOZE_PAUSES_SLA``."""
+        ``paused`` while snoozed when its queue pauses the SLA (:attr:`snooze_pauses_sla`)."""
         if not self.is_open or self.due_at is None:
             return "none"
-        if self.snoozed_until is not None and settings.CASE_SNOOZE_PAUSES_SLA:
+        if self.snoozed_until is not None and self.snooze_pauses_sla:
             return "paused"
         now = timezone.now()
         if self.due_at <= now:
@@ -467,3 +484,265 @@ class QAReview(models.Model):
     @property
     def is_pending(self) -> bool:
         return not self.verdict
+
+
+# --- Routing: queues, their members, who is on duty (issue 14 item 1) ---------------------------
+
+
+class CaseQueue(models.Model):
+    """A queue of cases, defined by admins as a filter over case fields and reason codes.
+
+    A new case lands in the first active queue, by ``position``, whose ``criteria``
+    (``fraudcases.queue_criteria``) it matches, else in the default queue. With an
+    ``assign_mode`` the queue hands its cases to its members on duty (round-robin or the
+    least-loaded first) while they hold fewer than ``max_open_per_person`` open cases
+    (``fraudcases.services.routing``). Written only by those services.
+    """
+
+    class AssignMode(models.TextChoices):
+        OFF = "off", "Off (people take cases with Next case)"
+        ROUND_ROBIN = "round_robin", "Round-robin"
+        LEAST_LOADED = "least_loaded", "Least-loaded first"
+
+    name = models.CharField(max_length=80, unique=True)
+    description = models.TextField(blank=True, default="")
+    position = models.PositiveIntegerField(
+        default=100, help_text="Lower first: a new case lands in the first queue it matches."
+    )
+    is_default = models.BooleanField(
+        default=False, help_text="The queue for every case no other queue matches (one only)."
+    )
+    active = models.BooleanField(default=True)
+    criteria = models.JSONField(
+        default=dict,
+        blank=True,
+        validators=[validate_queue_criteria],
+        help_text='JSON object, e.g. {"reason_codes": ["velocity"], "risk_min": 80}; '
+        "see docs/investigator-tools.md.",
+    )
+    assign_mode = models.CharField(
+        max_length=16, choices=AssignMode.choices, default=AssignMode.OFF
+    )
+    max_open_per_person = models.PositiveIntegerField(
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(1000)],
+        help_text="Auto-assignment skips a person holding this many open cases (all queues).",
+    )
+    snooze_pauses_sla = models.BooleanField(
+        default=True, help_text="The SLA clock stops while a case of this queue is snoozed."
+    )
+    # Round-robin: the member who got this queue's last case (the next one goes to the next).
+    rr_last_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        through="QueueMembership",
+        through_fields=("queue", "user"),
+        related_name="case_queues",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True), name="one_default_queue"
+            ),
+            models.CheckConstraint(
+                condition=Q(is_default=False) | Q(active=True), name="default_queue_active"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def snapshot(self) -> dict[str, Any]:
+        """The audited state of the queue."""
+        return {
+            "name": self.name,
+            "position": self.position,
+            "is_default": self.is_default,
+            "active": self.active,
+            "criteria": self.criteria,
+            "assign_mode": self.assign_mode,
+            "max_open_per_person": self.max_open_per_person,
+            "snooze_pauses_sla": self.snooze_pauses_sla,
+        }
+
+
+class QueueMembership(models.Model):
+    """A person who works a queue: ``/cases/next/`` offers them its cases and auto-assignment
+    may hand them its cases (investigators and supervisors only)."""
+
+    queue = models.ForeignKey(CaseQueue, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="queue_memberships"
+    )
+    added_at = models.DateTimeField(auto_now_add=True)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["queue__position", "queue_id", "user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["queue", "user"], name="one_membership_per_queue")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.queue}"
+
+
+class InvestigatorDuty(models.Model):
+    """Whether a person takes auto-assigned cases now: ``off_duty`` (set by the person, or a
+    supervisor or admin) and ``absent`` (leave, sickness: supervisors and admins). A person
+    without a row is on duty. Written only by ``fraudcases.services.routing.duty_update``."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="duty"
+    )
+    off_duty = models.BooleanField(default=False)
+    absent = models.BooleanField(default=False)
+    note = models.CharField(max_length=200, blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["user__username"]
+        verbose_name_plural = "investigator duty"
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.state}"
+
+    @property
+    def on_duty(self) -> bool:
+        return not (self.off_duty or self.absent)
+
+    @property
+    def state(self) -> str:
+        return "absent" if self.absent else "off duty" if self.off_duty else "on duty"
+
+    def snapshot(self) -> dict[str, Any]:
+        """The audited state of the person's duty flags."""
+        return {"off_duty": self.off_duty, "absent": self.absent, "note": self.note}
+
+
+# --- Account actions: requests to core banking from a case (fraudcases.services.account_actions)
+
+
+class AccountAction(models.Model):
+    """A request, made from a case, that core banking act on the case's account: block the
+    card, hold payments, or allow-list one merchant for the account.
+
+    Kinds that ``ACCOUNT_ACTIONS_APPROVAL_REQUIRED`` names wait for a supervisor other than the
+    requester (four-eyes); the others are approved by that policy at once. Once approved the
+    audit event ``account_action.approve`` is the outbox entry the alerts app sends to core
+    banking as the signed webhook event ``account_action.approved``; the delivery's outcome and
+    core banking's result callback move ``status`` on. ``idempotency_key`` is sent with every
+    delivery of this action so core banking carries it out once. Written only by
+    ``fraudcases.services.account_actions`` (docs/alerts.md, "Account actions").
+    """
+
+    class Kind(models.TextChoices):
+        BLOCK_CARD = "block_card", "Block card"
+        HOLD_PAYMENTS = "hold_payments", "Hold payments"
+        ALLOW_MERCHANT = "allow_merchant", "Allow-list merchant for this account"
+
+    class Status(models.TextChoices):
+        AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
+        APPROVED = "approved", "Approved, on its way to core banking"
+        REJECTED = "rejected", "Rejected"
+        DELIVERED = "delivered", "Delivered to core banking"
+        CONFIRMED = "confirmed", "Carried out (confirmed by core banking)"
+        FAILED = "failed", "Failed"
+
+    # Not yet with core banking: at most one such action per account, kind and merchant.
+    IN_FLIGHT = (Status.AWAITING_APPROVAL, Status.APPROVED)
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="account_actions")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    # Copied from the case when requested: what core banking acts on, fixed from then on.
+    account_id = models.CharField(max_length=100)
+    merchant_id = models.CharField(max_length=100, blank=True, default="")
+    reason = models.TextField()
+    status = models.CharField(max_length=20, choices=Status.choices)
+    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    needs_approval = models.BooleanField()
+    # The supervisor who approved or rejected it (empty when no approval was needed).
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True, default="")
+    # The webhook delivery that reached core banking (its X-Delivery-Id) and when.
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    delivery_ref = models.CharField(max_length=64, blank=True, default="")
+    # Core banking's answer (POST /api/v1/account-actions/<id>/result).
+    result_at = models.DateTimeField(null=True, blank=True)
+    result_reference = models.CharField(max_length=100, blank=True, default="")
+    result_detail = models.TextField(blank=True, default="")
+    failure_reason = models.TextField(blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [
+            models.Index(fields=["case", "-requested_at"], name="account_action_case"),
+            models.Index(fields=["status", "requested_at"], name="account_action_status"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="allow_merchant", merchant_id__gt="")
+                | (~Q(kind="allow_merchant") & Q(merchant_id="")),
+                name="account_action_merchant_iff_allow_list",
+            ),
+            models.UniqueConstraint(
+                fields=["account_id", "kind", "merchant_id"],
+                condition=Q(status__in=["awaiting_approval", "approved"]),
+                name="account_action_one_in_flight",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        target = f" {self.merchant_id}" if self.merchant_id else ""
+        return f"{self.get_kind_display()}{target} on {self.account_id} [{self.status}]"
+
+    def snapshot(self) -> dict[str, Any]:
+        """The audited state of the action (``before``/``after`` in the audit log)."""
+        return {
+            "kind": self.kind,
+            "account_id": self.account_id,
+            "merchant_id": self.merchant_id or None,
+            "status": self.status,
+            "needs_approval": self.needs_approval,
+            "decided_by": self.decided_by.get_username() if self.decided_by_id else None,
+            "delivery_ref": self.delivery_ref or None,
+            "result_reference": self.result_reference or None,
+        }
+
+
+# The dashboard's rollups (derived tables, fraudcases/rollup_models.py) belong to this app.
+from .rollup_models import (  # noqa: E402, F401
+    CaseFact,
+    CaseLinkFact,
+    FlaggedCellRollup,
+    FlaggedHourRollup,
+    RollupDirtyCase,
+    RollupDirtyDay,
+    RollupState,
+    TopValueRollup,
+    TransactionDayRollup,
+)

@@ -55,7 +55,24 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     "alerts.view": frozenset({SUPERVISOR, ADMIN}),
     "alerts.resend": frozenset({SUPERVISOR, ADMIN}),
     "alerts.manage": frozenset({ADMIN}),
+    # Routing (fraudcases/services/routing.py): admins define queues; admins and supervisors
+    # put people in them; a person sets their own off-duty flag, supervisors and admins anyone's
+    # (and absence).
+    "queue.manage": frozenset({ADMIN}),
+    "queue.members": frozenset({SUPERVISOR, ADMIN}),
+    "duty.set_own": frozenset({INVESTIGATOR, SUPERVISOR}),
+    "duty.set_any": frozenset({SUPERVISOR, ADMIN}),
+    # Account actions to core banking (fraudcases/services/account_actions.py): case workers
+    # request (investigators on their own or unassigned cases), a supervisor other than the
+    # requester approves or rejects, everyone who reads cases sees them. Admins administer.
+    "account_action.view": frozenset({INVESTIGATOR, SUPERVISOR, ADMIN, AUDITOR}),
+    "account_action.request": frozenset({INVESTIGATOR, SUPERVISOR}),
+    "account_action.approve": frozenset({SUPERVISOR}),
+    "account_action.reject": frozenset({SUPERVISOR}),
 }
+ACCOUNT_ACTION_DECISIONS = frozenset({"account_action.approve", "account_action.reject"})
+# Non-workflow codes checked on a case with the workflow's ownership rule (``owned``).
+OWNED_CASE_CODES = OWNED_ACTIONS | {"account_action.request"}
 
 
 def user_roles(user: Any) -> frozenset[str]:
@@ -82,7 +99,10 @@ def refusal(user: Any, action: str, obj: Any = None) -> str | None:
     roles = user_roles(user)
     if not roles & allowed:
         return f"Your role does not allow '{action}'."
-    if obj is None or not action.startswith("case.") or not hasattr(obj, "assignee_id"):
+    if action in ACCOUNT_ACTION_DECISIONS and getattr(obj, "requested_by_id", None) == user.pk:
+        return "Four-eyes rule: a different supervisor must decide on your own request."
+    on_case = action.startswith("case.") or action in OWNED_CASE_CODES
+    if obj is None or not on_case or not hasattr(obj, "assignee_id"):
         return None
     is_supervisor = SUPERVISOR in roles
     # Investigators take or release their own work only (the target is checked in services).
@@ -92,7 +112,7 @@ def refusal(user: Any, action: str, obj: Any = None) -> str | None:
         and obj.assignee_id not in (None, user.pk)
     ):
         return "This case is assigned to someone else; ask a supervisor to reassign it."
-    if action in OWNED_ACTIONS and not is_supervisor:
+    if action in OWNED_CASE_CODES and not is_supervisor:
         if obj.assignee_id not in (None, user.pk):
             return "This case is assigned to someone else."
         if action in SUPERVISOR_STAGE_ACTIONS and obj.status in SUPERVISOR_STAGE_STATUSES:

@@ -36,7 +36,7 @@ def case_filter(*, user, data: Mapping[str, Any] | None = None) -> CaseFilter:
     the user may see (unknown roles: none). ``.qs`` is the result; ``.errors`` names each
     value that is not valid (the page shows them, the API answers 400)."""
     base = (
-        Case.objects.select_related("assignee")
+        Case.objects.select_related("assignee", "queue")
         if user_can(user, "case.view")
         else Case.objects.none()
     )
@@ -133,10 +133,30 @@ def case_linked(*, case: Case, limit: int = 20) -> list[LinkedCase]:
 
     collect(Case.objects.filter(account_id=case.account_id), f"account {case.account_id}")
     labels = {"device_id": "device", "merchant_id": "merchant", "counterparty_id": "counterparty"}
+    # One query per kind of key (not one per value: issue 11, a constant number of queries),
+    # then the cases themselves in one more; at most ``limit`` cases per value, as before.
+    per_value: dict[tuple[str, str], list[int]] = {}
     for name, values in keys.items():
-        for value in sorted(values)[:10]:
-            lookup = {f"case_transactions__transaction__{name}": value}
-            collect(Case.objects.filter(**lookup), f"{labels[name]} {value}")
+        field = f"case_transactions__transaction__{name}"
+        pairs = (
+            Case.objects.filter(**{f"{field}__in": sorted(values)[:10]})
+            .exclude(pk=case.pk)
+            .values_list(field, "pk")
+            .distinct()
+            .order_by(field, *Case._meta.ordering, "pk")
+        )
+        for value, pk in pairs if values else ():
+            chosen = per_value.setdefault((labels[name], value), [])
+            if len(chosen) < limit:
+                chosen.append(pk)
+    others = Case.objects.select_related("assignee").in_bulk(
+        {pk for pks in per_value.values() for pk in pks}
+    )
+    for (label, value), pks in per_value.items():  # keys in order, values sorted
+        for pk in pks:
+            linked = found.setdefault(pk, LinkedCase(case=others[pk], via=[]))
+            if f"{label} {value}" not in linked.via:
+                linked.via.append(f"{label} {value}")
     return sorted(found.values(), key=lambda lc: -lc.case.pk)[:limit]
 
 

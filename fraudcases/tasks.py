@@ -8,6 +8,7 @@ from celery import shared_task
 
 from .audit import AnchorRefusedError, audit_anchor_write, audit_check_run
 from .services import cases_escalate_overdue, login_failures_purge
+from .services.routing import cases_assign_waiting
 from .services.snooze import cases_wake_due
 
 logger = logging.getLogger(__name__)
@@ -26,6 +27,14 @@ def wake_snoozed_cases() -> int:
     event). Idempotent: a woken case is not snoozed any more. No retries: the next beat run
     (every minute) is the retry."""
     return len(cases_wake_due())
+
+
+@shared_task(name="fraudcases.assign_waiting_cases", time_limit=120, soft_time_limit=100)
+def assign_waiting_cases() -> int:
+    """Beat task: hand the unassigned cases of auto-assigning queues to members who have room
+    again (each with a ``case.auto_assign`` audit event saying why). Idempotent: an assigned
+    case is not picked again. No retries: the next beat run (every minute) is the retry."""
+    return len(cases_assign_waiting())
 
 
 @shared_task(name="fraudcases.purge_login_failures", time_limit=60, soft_time_limit=50)

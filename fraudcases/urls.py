@@ -7,7 +7,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import views
-from .views import overview, qa, reports
+from .views import account_actions, overview, qa, reports, routing
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/cases/", permanent=False)),
@@ -16,12 +16,29 @@ urlpatterns = [
     path("cases/", views.case_queue, name="case-queue"),
     path("cases/live/", views.case_queue_live, name="case-queue-live"),
     path("cases/next/", views.case_next, name="case-next"),
+    path("cases/duty/", routing.my_duty, name="case-duty"),
     path("cases/bulk/", views.case_bulk, name="case-bulk"),
     path("cases/<int:pk>/", views.case_detail, name="case-detail"),
     path("cases/<int:pk>/attachments/", views.attachment_upload, name="case-attachment-upload"),
     # Reports before the catch-all action path (``sar`` is not a workflow action).
     path("cases/<int:pk>/report.pdf", reports.case_report, name="case-report"),
     path("cases/<int:pk>/sar/", reports.case_sar, name="case-sar"),
+    # Account actions to core banking (before the catch-all action path).
+    path(
+        "cases/<int:pk>/account-actions/",
+        account_actions.case_account_actions,
+        name="case-account-actions",
+    ),
+    path(
+        "cases/<int:pk>/account-actions/<int:action_id>/approve/",
+        account_actions.account_action_approve_view,
+        name="case-account-action-approve",
+    ),
+    path(
+        "cases/<int:pk>/account-actions/<int:action_id>/reject/",
+        account_actions.account_action_reject_view,
+        name="case-account-action-reject",
+    ),
     path("cases/<int:pk>/<slug:action>/", views.case_action, name="case-action"),
     path("attachments/<int:pk>/", views.attachment_download, name="attachment-download"),
     path("supervisor/", views.supervisor, name="supervisor"),

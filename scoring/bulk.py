@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 from django.db import connection, transaction
-from django.db.models import Field, Model
+from django.db.models import Field, Model, QuerySet
 
 _ORDINAL = "_bulk_ordinal"
 
@@ -259,3 +259,33 @@ def update_rows(
             )
             updated += cursor.rowcount
     return updated
+
+
+def fetch_rows_binary(queryset: QuerySet) -> list[tuple]:
+    """The rows of a ``values_list`` queryset as tuples, read in PostgreSQL's binary format.
+
+    Parsing numbers and times from text is most of what reading a large result costs in Python
+    (measured on the scoring worker's history query of ~28,000 rows: 250 ms of CPU for
+    ``values_list`` with ``numeric`` and ``timestamptz`` columns, 29 ms in binary with the amount
+    cast to ``float8`` and the time as integer microseconds). The statement is the queryset's own
+    SQL with its parameters bound by the server; it is counted in ``connection.queries`` like
+    any query. Other backends: ``list(queryset)``.
+    """
+    if connection.vendor != "postgresql":
+        return list(queryset)
+    import psycopg  # the PostgreSQL driver, present wherever this branch runs
+
+    sql, params = queryset.query.sql_with_params()
+    started = time.monotonic()
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, binary=True)
+        rows = cursor.fetchall()
+    if connection.queries_logged:
+        connection.queries_log.append(
+            {
+                "sql": f"{sql} -- binary, {len(rows)} rows",
+                "time": f"{time.monotonic() - started:.3f}",
+            }
+        )
+    return rows

@@ -1,17 +1,25 @@
-"""Back-testing: a fresh candidate against baselines on a time-ordered hold-out.
+"""Back-testing: the selected model and every candidate against baselines on a time-ordered
+hold-out.
 
-The labelled transactions are split by time: the candidate is trained (same pipeline as
-``train_model``: :func:`scoring.ml.train`) on everything up to the cut, and scored on the labelled
-rows after it, with all earlier transactions as history, exactly as the worker would. Baselines on
-the same split:
+The labelled transactions are split by time: training (same pipeline as ``train_model``:
+:func:`scoring.ml.train`, which fits the candidates and selects one on a validation slice of the
+training part) sees everything up to the cut; the labelled rows after it are scored with all
+earlier transactions as history, exactly as the worker would. The hold-out plays no part in the
+selection. Reported on the same split:
 
-* ``raw_gbm``: the same gradient-boosting settings on raw transaction columns only (amount, hour
-  of day, weekday, merchant and category, channel, country, latitude/longitude). No customer
-  identifiers (account, device, counterparty, IP, metadata) go in: they would let the model
-  memorise who was defrauded in the training window instead of learning what fraud looks like.
-* ``isolation_forest``: an IsolationForest on the candidate's behavioural features, no labels
-  (the novelty part of the ensemble on its own).
-* ``rank_by_amount``: the amount itself as the score.
+* ``candidate``: the selected model (``selected`` names it), with its risk levels;
+* ``candidates``: every candidate (``ensemble``, ``raw_booster``, ``blend``), and
+  ``validation``: what each one scored on the validation slice when it was selected;
+* ``raw_gbm``: an independent gradient boosting (same settings) on the raw columns
+  (:mod:`scoring.raw_features`: amount, hour, weekday, coordinates, merchant/category/channel/
+  country codes) and every numeric metadata key, no selection; columns empty in the training
+  part are left out (a data set without coordinates has none). No account, device,
+  counterparty or IP identifiers go in;
+* ``isolation_forest``: a plain IsolationForest on the same columns, no labels;
+* ``unsupervised``: the product's novelty path trained with the labels hidden (what a bank
+  without labels gets), to compare with the plain IsolationForest;
+* ``rank_by_amount``: the amount itself as the score;
+* ``features``: the selected model's inputs with their permutation importance on the hold-out.
 """
 
 from __future__ import annotations
@@ -21,68 +29,152 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.ensemble import IsolationForest
 
-from .ensemble import booster
+from .ensemble import Blend, booster
 from .features import compute_features, usable_rows
-from .levels import ANCHORS, LEVELS, risk_levels
-from .ml import artifact_levels, precision_at_budget, predict_proba, ranking_metrics, train
+from .levels import ANCHORS, DEFAULT_BUDGETS, LEVELS, risk_levels
+from .ml import (
+    artifact_levels,
+    budget_metrics,
+    precision_at_budget,
+    predict_proba,
+    ranking_metrics,
+    train,
+)
+from .raw_features import raw_features, raw_spec
 
-RAW_COLUMNS = [
-    "amount",
-    "hour",
-    "weekday",
-    "merchant_code",
-    "category_code",
-    "channel_code",
-    "country_code",
-    "latitude",
-    "longitude",
-]
+# Permutation importance is measured on at most this many hold-out rows (all frauds kept).
+IMPORTANCE_ROWS = 4000
 BUDGETS = ((0.01, "1pct"), (0.05, "5pct"))
 
 
-def raw_columns(frame: pd.DataFrame, vocabulary: dict[str, dict[str, int]]) -> pd.DataFrame:
-    """The raw-column baseline's inputs; text columns as codes learnt from the training part
-    (unseen values → NaN)."""
-    occurred = pd.to_datetime(frame["occurred_at"], utc=True)
+def _numeric_metadata(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every metadata key as a number column (non-numbers missing), in name order."""
+    if "metadata" not in frame:
+        return pd.DataFrame(index=frame.index)
+    records = [m if isinstance(m, dict) else {} for m in frame["metadata"].tolist()]
+    meta = pd.DataFrame.from_records(records, index=frame.index)
     out = pd.DataFrame(index=frame.index)
-    out["amount"] = pd.to_numeric(frame["amount"], errors="coerce").astype(float)
-    out["hour"] = occurred.dt.hour + occurred.dt.minute / 60
-    out["weekday"] = occurred.dt.weekday
-    for column, name in (
-        ("merchant_id", "merchant_code"),
-        ("merchant_category", "category_code"),
-        ("channel", "channel_code"),
-        ("country", "country_code"),
-    ):
-        values = frame[column].fillna("").astype(str) if column in frame else ""
-        out[name] = pd.Series(values, index=frame.index).map(vocabulary[column]).astype(float)
-    for column in ("latitude", "longitude"):
-        out[column] = (
-            pd.to_numeric(frame[column], errors="coerce").astype(float)
-            if column in frame
-            else np.nan
-        )
-    return out[RAW_COLUMNS]
+    for key in sorted(meta.columns, key=str):
+        raw = meta[key].map(lambda v: float(v) if isinstance(v, bool) else v)
+        out[f"meta:{key}"] = pd.to_numeric(raw, errors="coerce").astype(float)
+    return out
 
 
-def _vocabulary(frame: pd.DataFrame) -> dict[str, dict[str, int]]:
-    vocabulary = {}
-    for column in ("merchant_id", "merchant_category", "channel", "country"):
-        values = frame[column].fillna("").astype(str) if column in frame else pd.Series([""])
-        vocabulary[column] = {v: i for i, v in enumerate(sorted(values.unique()))}
-    return vocabulary
+def baseline_spec(train_frame: pd.DataFrame) -> dict[str, Any]:
+    """The raw baselines' columns, from the training part: raw columns with a value there and
+    the metadata keys that are numbers on at least 95 % of the rows carrying them."""
+    meta = _numeric_metadata(train_frame)
+    present = meta.notna().sum()
+    carried = (
+        pd.DataFrame.from_records(
+            [m if isinstance(m, dict) else {} for m in train_frame["metadata"].tolist()]
+        ).notna().sum()
+        if "metadata" in train_frame and len(meta.columns)
+        else pd.Series(dtype=float)
+    )
+    keys = [
+        c for c in meta.columns if present[c] > 0 and present[c] >= 0.95 * carried[c[5:]]
+    ]
+    return {"raw": raw_spec(train_frame), "metadata": keys}
 
 
-def _per_pattern(
-    y: np.ndarray, scores: np.ndarray, patterns: np.ndarray
+def baseline_inputs(frame: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
+    """The raw baselines' input columns of ``frame`` (see :func:`baseline_spec`)."""
+    meta = _numeric_metadata(frame).reindex(columns=spec["metadata"])
+    return pd.concat([raw_features(frame, spec["raw"]), meta], axis=1).astype(float)
+
+
+def _raw_baselines(train_frame, test, *, seed: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Scores of the raw-column booster and the plain IsolationForest on ``test``, and their
+    columns."""
+    spec = baseline_spec(train_frame)
+    X_train = baseline_inputs(train_frame, spec)
+    X_train = X_train.loc[:, X_train.notna().any()]  # an all-empty column breaks the booster
+    columns = list(X_train.columns)
+    X_test = baseline_inputs(test, spec)[columns].to_numpy(dtype=float)
+    y_train = pd.to_numeric(train_frame["is_fraud"], errors="coerce")
+    known = y_train.notna().to_numpy()
+    gbm = booster(seed).fit(X_train.to_numpy(dtype=float)[known], y_train[known].astype(int))
+    fill = X_train.median().to_numpy(dtype=float)
+    forest = IsolationForest(n_estimators=100, random_state=seed, n_jobs=1).fit(
+        np.where(np.isnan(X_train.to_numpy(dtype=float)), fill, X_train.to_numpy(dtype=float))
+    )
+    novelty = -forest.score_samples(np.where(np.isnan(X_test), fill, X_test))
+    return gbm.predict_proba(X_test)[:, 1], novelty, columns
+
+
+def _input_columns(model: Any, n: int) -> list[int]:
+    """Columns of the feature matrix a candidate reads."""
+    if isinstance(model, Blend):
+        return sorted(set().union(*(_input_columns(m, n) for m in model.members.values())))
+    inputs = getattr(model, "inputs", None)
+    return list(range(n)) if inputs is None else [int(i) for i in inputs]
+
+
+def feature_importance(
+    model: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, seed: int = 0
+) -> list[dict[str, Any]]:
+    """Permutation importance of each input of ``model``: how much the average precision drops
+    when the column is shuffled (on at most ``IMPORTANCE_ROWS`` rows, every fraud kept), most
+    important first. Columns empty on these rows are listed with importance 0."""
+    rng = np.random.default_rng(seed)
+    y = np.asarray(y, dtype=int)
+    rows = np.flatnonzero(y == 1)
+    normal = np.flatnonzero(y == 0)
+    room = max(IMPORTANCE_ROWS - len(rows), 0)
+    if len(normal) > room:
+        normal = np.sort(rng.choice(normal, room, replace=False))
+    rows = np.sort(np.concatenate([rows, normal]))
+    X, y = np.asarray(X, dtype=float)[rows], y[rows]
+    base = ranking_metrics(y, model.predict_proba(X)[:, 1])["average_precision"] or 0.0
+    out = []
+    for j in _input_columns(model, X.shape[1]):
+        drop = 0.0
+        if not np.all(np.isnan(X[:, j])):
+            shuffled = X.copy()
+            shuffled[:, j] = rng.permutation(shuffled[:, j])
+            after = ranking_metrics(y, model.predict_proba(shuffled)[:, 1])["average_precision"]
+            drop = base - (after or 0.0)
+        out.append({"name": names[j], "importance": round(float(drop), 4)})
+    return sorted(out, key=lambda row: -row["importance"])
+
+
+def _unsupervised_scores(train_frame, history, test, *, seed: int) -> np.ndarray:
+    """The novelty path trained with every label hidden, scoring ``test``."""
+    hidden = train(train_frame.assign(is_fraud=np.nan), seed=seed).artifact
+    features = compute_features(history.drop(columns=["is_fraud"]), artifact=hidden)
+    return predict_proba(hidden, features.loc[test.index])
+
+
+def per_pattern_metrics(
+    y: np.ndarray,
+    scores: np.ndarray,
+    patterns: np.ndarray,
+    *,
+    budgets: dict[str, float] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Per fraud pattern: its rows against all legitimate rows (AP), and its recall when alerting
-    on the top 1 % / 5 % of all hold-out rows."""
-    out: dict[str, dict[str, Any]] = {}
-    n = len(scores)
+    """Per named fraud pattern: its rows against all normal rows (the other patterns left out).
+
+    For each pattern: ``positives``, ``average_precision``, and the share of its rows among the
+    alerts when the top 1 % / 5 % / the alert budget of all rows is alerted (``recall_at_1pct``,
+    ``recall_at_5pct``, ``recall_at_budget``; the budget is ``budgets["medium"]``, default
+    ``DEFAULT_BUDGETS``, as in :func:`scoring.ml.budget_metrics`, and ``alert_budget`` says
+    which). Fraud rows without a pattern name are not reported.
+    """
+    y = np.asarray(y, dtype=int)
+    scores = np.asarray(scores, dtype=float)
+    patterns = np.asarray(patterns, dtype=object)
+    budget = float((budgets or DEFAULT_BUDGETS)["medium"])
     order = np.argsort(-scores, kind="stable")
-    for pattern in sorted({p for p in patterns[y == 1] if p}):
+    alerted = {}
+    for share, label in (*BUDGETS, (budget, "budget")):
+        top = np.zeros(len(scores), dtype=bool)
+        top[order[: max(1, int(np.ceil(len(scores) * share)))]] = True
+        alerted[f"recall_at_{label}"] = top
+    out: dict[str, dict[str, Any]] = {}
+    for pattern in sorted({str(p) for p in patterns[y == 1] if p}):
         mine = (patterns == pattern) & (y == 1)
         subset = mine | (y == 0)
         metrics = ranking_metrics(mine[subset].astype(int), scores[subset])
@@ -90,9 +182,8 @@ def _per_pattern(
             "positives": int(mine.sum()),
             "average_precision": metrics["average_precision"],
         }
-        for budget, label in BUDGETS:
-            top = order[: max(1, int(np.ceil(n * budget)))]
-            row[f"recall_at_{label}"] = float(mine[top].sum() / mine.sum())
+        row.update({key: float(top[mine].mean()) for key, top in alerted.items()})
+        row["alert_budget"] = budget
         out[pattern] = row
     return out
 
@@ -140,10 +231,10 @@ def _candidate_levels(artifact: dict[str, Any], y: np.ndarray, scores: np.ndarra
     return "fixed_cutoffs", level_metrics(y, levels)
 
 
-def _report(y, scores, patterns) -> dict[str, Any]:
+def _report(y, scores, patterns, budgets=None) -> dict[str, Any]:
     report: dict[str, Any] = ranking_metrics(y, scores)
     if patterns is not None:
-        per_pattern = _per_pattern(y, scores, patterns)
+        per_pattern = per_pattern_metrics(y, scores, patterns, budgets=budgets)
         if per_pattern:
             report["per_pattern"] = per_pattern
     return report
@@ -194,46 +285,69 @@ def evaluate(
     if np.nansum(y_train) == 0:
         raise ValueError(f"No fraud labels before {cut_time.isoformat()} to train on.")
 
-    candidate = train(train_frame, seed=seed, budgets=budgets)
-    artifact = candidate.artifact
+    trained = train(train_frame, seed=seed, budgets=budgets)
+    artifact = trained.artifact
+    names = artifact["feature_names"]
     history = frame[frame["occurred_at"] <= test["occurred_at"].max()]
     features = compute_features(history.drop(columns=["is_fraud"]), artifact=artifact)
-    test_features = features.loc[test.index]
-    candidate_scores = predict_proba(artifact, test_features)
-    novelty = artifact["estimator"].novelty(test_features.to_numpy(dtype=float))
-
-    vocabulary = _vocabulary(train_frame)
-    train_labelled = train_frame[y_train.notna().to_numpy()]
-    raw_model = booster(seed).fit(
-        raw_columns(train_labelled, vocabulary).to_numpy(dtype=float),
-        train_labelled["is_fraud"].astype(float).astype(int).to_numpy(),
-    )
-    raw_scores = raw_model.predict_proba(raw_columns(test, vocabulary).to_numpy(dtype=float))[:, 1]
+    X_test = features.loc[test.index].to_numpy(dtype=float)
+    candidate_scores = predict_proba(artifact, features.loc[test.index])
+    raw_scores, forest_scores, raw_used = _raw_baselines(train_frame, test, seed=seed)
     amount_scores = pd.to_numeric(test["amount"], errors="coerce").to_numpy(dtype=float)
+    unsupervised = _unsupervised_scores(train_frame, history, test, seed=seed)
 
     patterns = (
         test["fraud_pattern"].fillna("").astype(str).to_numpy() if "fraud_pattern" in test else None
     )
-    candidate_report = _report(y_test, candidate_scores, patterns)
+
+    def report(scores: np.ndarray) -> dict[str, Any]:
+        out = _report(y_test, scores, patterns, budgets)
+        return {**out, **budget_metrics(y_test, scores, budgets)}
+
+    candidate_report = report(candidate_scores)
     levels_from, per_level = _candidate_levels(artifact, y_test, candidate_scores)
     candidate_report.update(levels_from=levels_from, levels=per_level)
+    selection = trained.summary["selection"]
+    selected = selection["selected"]
     return {
         "candidate": candidate_report,
-        "raw_gbm": _report(y_test, raw_scores, patterns),
-        "isolation_forest": _report(y_test, novelty, patterns),
-        "rank_by_amount": _report(y_test, amount_scores, patterns),
+        "selected": selected,
+        "candidates": {
+            name: report(model.predict_proba(X_test)[:, 1])
+            for name, model in trained.candidates.items()
+        },
+        "validation": {
+            name: entry["validation"]
+            for name, entry in selection["candidates"].items()
+            if entry.get("validation")
+        },
+        "validation_slice": selection.get("validation"),
+        "raw_gbm": report(raw_scores),
+        "isolation_forest": report(forest_scores),
+        "unsupervised": report(unsupervised),
+        "rank_by_amount": report(amount_scores),
+        "features": feature_importance(
+            trained.candidates[selected], X_test, y_test, names, seed=seed
+        ),
         "positives": int(y_test.sum()),
         "rows": len(y_test),
         "holdout": holdout,
         "train_rows": len(train_frame),
         "train_positives": int(np.nansum(y_train)),
         "split_at": cut_time.isoformat(),
-        "candidate_mode": candidate.summary["mode"],
-        "candidate_features": artifact["feature_names"],
-        "raw_columns": RAW_COLUMNS,
+        "candidate_mode": trained.summary["mode"],
+        "candidate_features": names,
+        "metadata_selection": trained.summary["metadata_selection"],
+        "raw_columns": raw_used,
         "skipped": skipped,
         "seconds": round(time.monotonic() - started, 1),
     }
 
 
-__all__ = ["RAW_COLUMNS", "evaluate", "precision_at_budget", "raw_columns"]
+__all__ = [
+    "baseline_inputs",
+    "evaluate",
+    "feature_importance",
+    "per_pattern_metrics",
+    "precision_at_budget",
+]

@@ -32,7 +32,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .ensemble import validation_cut
 from .fields import TRANSACTION_FIELDS
+from .raw_features import raw_features
 
 LOOKBACK = timedelta(days=30)
 MINUTE = 60
@@ -45,8 +47,25 @@ HISTORY_CAP = 32
 LABEL_DELAY = timedelta(days=7)
 # Pseudo-count of the smoothing of merchant/category fraud rates towards the overall rate.
 RATE_SMOOTHING = 30.0
-MAX_METADATA_FEATURES = 20
+# Metadata keys: at most this many, the strongest by signal when there are labels (else by
+# name); a key is "constant within accounts" when it varies within them less than this share of
+# what values dealt at random would; the signal of a key is read over this many quantile bins.
+MAX_METADATA_FEATURES = 40
+CONSTANT_KEY_SHARE = 0.1
+SIGNAL_BINS = 16
+SIGNAL_MIN_POSITIVES = 5
 VELOCITY_WINDOWS = (("10m", 10 * MINUTE), ("1h", HOUR), ("24h", DAY), ("7d", 7 * DAY))
+# Peer features look at the last PEER_CAP earlier payments of the same merchant, category, device
+# or counterparty (any account), so a busy merchant costs no more than a quiet one. A merchant or
+# category with fewer than PEER_MIN_HISTORY earlier payments has no amount figures.
+PEER_CAP = 32
+PEER_MIN_HISTORY = 3
+# Links between accounts count inside these windows; a ring's size looks back over the account's
+# own payments of the last LINK_WINDOW, each with its links of the LINK_WINDOW before it.
+LINK_WINDOW = DAY
+MERCHANT_LINK_WINDOW = HOUR
+# A robust z-score's floor on the spread of log amounts (a merchant with one fixed price).
+MIN_LOG_SPREAD = 0.1
 
 # Columns a frame must have to compute features (``id`` orders same-instant transactions): the
 # transaction fields (scoring.fields) except those no feature reads.
@@ -69,7 +88,8 @@ _NOVELTY = (
     ("counterparty", "counterparty_id"),
 )
 
-FEATURE_NAMES = [
+# The account's own recent past, plus a few properties of the transaction itself.
+ACCOUNT_FEATURES = [
     "amount_log",
     "amount_ratio_mean_30d",
     "amount_zscore_30d",
@@ -98,6 +118,37 @@ FEATURE_NAMES = [
     "channel_ecom",
     "channel_atm",
 ]
+# The amount against the merchant's and the category's recent payments, from every account: the
+# last PEER_CAP earlier payments there inside the look-back window (median, percentile, robust z).
+PEER_AMOUNT_FEATURES = [
+    "merchant_amount_ratio_median",
+    "merchant_amount_percentile",
+    "merchant_amount_zscore",
+    "category_amount_ratio_median",
+    "category_amount_percentile",
+    "category_amount_zscore",
+]
+# Accounts linked through a shared device or counterparty, or the same merchant, in a short
+# window before the transaction: fan-in of the device / counterparty / merchant, the account's
+# fan-out to counterparties, and the size of the group it belongs to (see _links).
+LINK_FEATURES = [
+    "device_accounts_24h",
+    "counterparty_accounts_24h",
+    "merchant_accounts_1h",
+    "account_counterparties_24h",
+    "ring_size_24h",
+]
+#: Every family of features the model is trained and served with, in column order. The reason
+#: groups of ``scoring.explain`` read the same lists, so a new feature lands in both at once.
+FEATURE_FAMILIES: dict[str, list[str]] = {"account": ACCOUNT_FEATURES}
+FEATURE_NAMES = [name for family in FEATURE_FAMILIES.values() for name in family]
+#: Families that read other accounts' rows (merchant / category peers, shared devices): computed
+#: and tested (``compute_peer_features``) but not in the model yet. The worker's history query
+#: loads the batch accounts' rows and their counterparties' payments, not every row that
+#: ``serving_history_mask`` names, so served values would differ from trained ones; measured on
+#: the product generator they did not raise AP either (docs/peer-features.md).
+PEER_FAMILIES: dict[str, list[str]] = {"peer_amount": PEER_AMOUNT_FEATURES, "links": LINK_FEATURES}
+PEER_FEATURE_NAMES = [name for family in PEER_FAMILIES.values() for name in family]
 RATE_FEATURES = ["merchant_fraud_rate", "category_fraud_rate"]
 _RATE_COLUMNS = {"merchant_fraud_rate": "merchant_id", "category_fraud_rate": "merchant_category"}
 METADATA_PREFIX = "meta_"
@@ -237,7 +288,139 @@ def _epoch_seconds(df: pd.DataFrame) -> np.ndarray:
     return df["occurred_at"].astype("int64").to_numpy() // 1_000_000_000
 
 
-def _behavioural(df: pd.DataFrame) -> pd.DataFrame:
+# --- peer features: the merchant's and category's amounts, accounts linked by what they share ---
+
+
+def _recent_in_group(
+    codes: np.ndarray,
+    present: np.ndarray,
+    ts: np.ndarray,
+    ids: np.ndarray,
+    span: int,
+    window: int,
+    columns: list[np.ndarray],
+) -> list[np.ndarray]:
+    """For the rows where ``present``: ``(rows, PEER_CAP)`` matrices of each of ``columns`` over
+    the last ``PEER_CAP`` earlier rows of the same group inside ``window`` (NaN padded), in the
+    order of ``np.flatnonzero(present)``. Rows without the key are left out of every group."""
+    rows = np.flatnonzero(present)
+    group = _Group(codes[rows], ts[rows], ids[rows], span)
+    return [group.recent_matrix(window, column[rows], PEER_CAP) for column in columns]
+
+
+def _median_of_sorted(ordered: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Row medians of a NaN-padded matrix sorted along rows, ``n`` values per row (NaN if 0)."""
+    rows = np.arange(len(ordered))
+    lo = ordered[rows, np.maximum((n - 1) // 2, 0)]
+    hi = ordered[rows, np.maximum(n // 2, 0)]
+    return np.where(n > 0, (lo + hi) / 2, np.nan)
+
+
+def _amount_against(recent: np.ndarray, amount: np.ndarray) -> dict[str, np.ndarray]:
+    """The amount against a matrix of earlier amounts: ratio to their median, percentile among
+    them and a robust z-score of the log amount (median and MAD); NaN below PEER_MIN_HISTORY."""
+    n = np.sum(~np.isnan(recent), axis=1)
+    ordered = np.sort(recent, axis=1)  # NaN padding sorts last
+    logs = np.log1p(ordered)
+    centre = _median_of_sorted(logs, n)
+    spread = _median_of_sorted(np.sort(np.abs(logs - centre[:, None]), axis=1), n)
+    enough = n >= PEER_MIN_HISTORY
+    below = np.sum(recent < amount[:, None], axis=1) + 0.5 * np.sum(
+        recent == amount[:, None], axis=1
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = amount / _median_of_sorted(ordered, n)
+        zscore = (np.log1p(amount) - centre) / np.maximum(1.4826 * spread, MIN_LOG_SPREAD)
+        percentile = below / np.maximum(n, 1)
+    return {
+        "ratio_median": np.where(enough, ratio, np.nan),
+        "percentile": np.where(enough, percentile, np.nan),
+        "zscore": np.where(enough, zscore, np.nan),
+    }
+
+
+def _distinct(matrix: np.ndarray, leave_out: np.ndarray | None = None) -> np.ndarray:
+    """Distinct non-NaN values per row of ``matrix``, not counting the row's ``leave_out``."""
+    if leave_out is not None:
+        matrix = np.where(matrix == leave_out[:, None], np.nan, matrix)
+    ordered = np.sort(matrix, axis=1)
+    first = ~np.isnan(ordered)
+    first[:, 1:] &= ordered[:, 1:] != ordered[:, :-1]
+    return first.sum(axis=1).astype(float)
+
+
+def _peer_amounts(df: pd.DataFrame, ts, ids, span, amount) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    lookback = int(LOOKBACK.total_seconds())
+    for prefix, column in (("merchant", "merchant_id"), ("category", "merchant_category")):
+        present = (df[column] != "").to_numpy()
+        (recent,) = _recent_in_group(
+            _codes(df, [column]), present, ts, ids, span, lookback, [amount]
+        )
+        figures = _amount_against(recent, amount[present])
+        for name, values in figures.items():
+            full = np.full(len(df), np.nan)
+            full[present] = values
+            out[f"{prefix}_amount_{name}"] = full
+    return out
+
+
+def _links(df: pd.DataFrame, ts, ids, span, account_codes) -> dict[str, np.ndarray]:
+    """Accounts linked through what they share, from the rows before each transaction.
+
+    * ``device_accounts_24h`` / ``counterparty_accounts_24h``: other accounts that used this
+      device / paid this counterparty in the last 24 h (fan-in); NaN without one.
+    * ``merchant_accounts_1h``: other accounts that paid this merchant in the last hour.
+    * ``account_counterparties_24h``: distinct counterparties this account paid in 24 h, this
+      payment included (fan-out).
+    * ``ring_size_24h``: the account plus the most other accounts any of its payments of the last
+      24 h (this one included) shared a device or counterparty with in the 24 h before that
+      payment: five accounts on one phone make a ring of 5 at the fifth.
+
+    Each count reads the last ``PEER_CAP`` earlier rows of the device / counterparty / merchant
+    (or of the account), so it tops out at ``PEER_CAP`` on very busy ones.
+    """
+    n = len(df)
+    accounts = account_codes.astype(float)
+    out: dict[str, np.ndarray] = {}
+    neighbours = []
+    for label, column in (("device", "device_id"), ("counterparty", "counterparty_id")):
+        present = (df[column] != "").to_numpy()
+        (recent,) = _recent_in_group(
+            _codes(df, [column]), present, ts, ids, span, LINK_WINDOW, [accounts]
+        )
+        full = np.full(n, np.nan)
+        full[present] = _distinct(recent, accounts[present])
+        out[f"{label}_accounts_24h"] = full
+        matrix = np.full((n, PEER_CAP), np.nan)
+        matrix[present] = recent
+        neighbours.append(matrix)
+    # Other accounts sharing this row's device or counterparty (either of them).
+    linked = _distinct(np.concatenate(neighbours, axis=1), accounts)
+    del neighbours
+
+    present = (df["merchant_id"] != "").to_numpy()
+    (recent,) = _recent_in_group(
+        _codes(df, ["merchant_id"]), present, ts, ids, span, MERCHANT_LINK_WINDOW, [accounts]
+    )
+    out["merchant_accounts_1h"] = np.full(n, np.nan)
+    out["merchant_accounts_1h"][present] = _distinct(recent, accounts[present])
+
+    everyone = np.ones(n, dtype=bool)
+    has_cp = (df["counterparty_id"] != "").to_numpy()
+    counterparty = np.where(has_cp, _codes(df, ["counterparty_id"]).astype(float), np.nan)
+    paid, earlier_links = _recent_in_group(
+        account_codes, everyone, ts, ids, span, LINK_WINDOW, [counterparty, linked]
+    )
+    out["account_counterparties_24h"] = _distinct(
+        np.concatenate([paid, counterparty[:, None]], axis=1)
+    )
+    most = np.max(np.where(np.isnan(earlier_links), 0.0, earlier_links), axis=1, initial=0.0)
+    out["ring_size_24h"] = 1 + np.maximum(linked, most)
+    return out
+
+
+def _behavioural(df: pd.DataFrame, *, peers: bool = False) -> pd.DataFrame:
     epoch = _epoch_seconds(df)
     ts = epoch - epoch.min()
     ids = df["id"].to_numpy()
@@ -356,7 +539,12 @@ def _behavioural(df: pd.DataFrame) -> pd.DataFrame:
     channel = df["channel"].str.lower()
     out["channel_ecom"] = (channel == "ecom").to_numpy(dtype=float)
     out["channel_atm"] = (channel == "atm").to_numpy(dtype=float)
-    return pd.DataFrame({name: out[name] for name in FEATURE_NAMES}, index=df.index, dtype=float)
+    names = FEATURE_NAMES
+    if peers:
+        out.update(_peer_amounts(df, ts, ids, span, amount))
+        out.update(_links(df, ts, ids, span, account_codes))
+        names = [*FEATURE_NAMES, *PEER_FEATURE_NAMES]
+    return pd.DataFrame({name: out[name] for name in names}, index=df.index, dtype=float)
 
 
 # --- learned fraud rates --------------------------------------------------------------------
@@ -461,43 +649,117 @@ def _numeric(values: pd.Series) -> pd.Series:
     return pd.to_numeric(mapped, errors="coerce")
 
 
-def select_metadata_keys(frame: pd.DataFrame) -> dict[str, str]:
+def _varies_within_accounts(values: pd.Series, account: pd.Series) -> bool | None:
+    """Whether a key changes within accounts about as often as it would if its values were
+    dealt out at random: ``False`` for a customer attribute (home zip, city size: never changes
+    within an account while it differs between accounts), ``None`` when no account has two rows
+    with the key (nothing to judge by, e.g. one row per account)."""
+    owners = account[values.index].to_numpy()
+    repeated = pd.Series(owners).duplicated(keep=False).to_numpy()
+    if not repeated.any():
+        return None
+    owners, observed = owners[repeated], values.to_numpy()[repeated]
+    dealt = np.random.default_rng(0).permutation(observed)
+
+    def varying_share(v: np.ndarray) -> float:
+        return float((pd.Series(v).groupby(owners).nunique() > 1).mean())
+
+    expected = varying_share(dealt)
+    return expected == 0 or varying_share(observed) > CONSTANT_KEY_SHARE * expected
+
+
+def _signal(values: pd.Series, labels: pd.Series) -> float:
+    """How well a key alone ranks the labelled rows: 2·|AUC − 0.5| of the fraud rate of its
+    quantile bin (``SIGNAL_BINS`` bins; a missing value is one more bin), from 0 (none) to 1."""
+    v = values.reindex(labels.index)
+    y = labels.to_numpy(dtype=float)
+    ranks = v.rank(method="first").to_numpy()
+    n = max(int(v.notna().sum()), 1)
+    bins = np.where(np.isnan(ranks), -1, np.floor((ranks - 1) * SIGNAL_BINS / n))
+    rate = pd.Series(y).groupby(bins).transform("mean").to_numpy()
+    positives = y == 1
+    n_pos, n_neg = int(positives.sum()), int((~positives).sum())
+    order = pd.Series(rate).rank(method="average").to_numpy()
+    auc = (order[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+    return round(float(2 * abs(auc - 0.5)), 4)
+
+
+def _signal_labels(frame: pd.DataFrame) -> pd.Series | None:
+    """Labels the signal of metadata keys may be judged on: the labelled rows before the
+    validation slice (``scoring.ensemble.validation_cut``), with both classes present."""
+    if "is_fraud" not in frame:
+        return None
+    labels = pd.to_numeric(frame["is_fraud"], errors="coerce").dropna()
+    times = pd.to_datetime(frame.loc[labels.index, "occurred_at"], utc=True)
+    labels = labels.loc[times.sort_values(kind="stable").index]
+    labels = labels.iloc[: validation_cut(len(labels))]
+    if labels.sum() < SIGNAL_MIN_POSITIVES or (labels == 0).sum() < SIGNAL_MIN_POSITIVES:
+        return None
+    return labels
+
+
+def select_metadata_keys(
+    frame: pd.DataFrame, *, report: dict[str, Any] | None = None
+) -> dict[str, str]:
     """Numeric metadata keys worth using as features: ``{key: feature name}``.
 
     A key qualifies when at least 1 % of rows carry it and 95 % of its values are numbers. Keys
     that describe the customer rather than the transaction are left out because they let a model
-    memorise who was defrauded instead of learning what fraud looks like: a key whose value never
-    changes within an account (home coordinates, zip code, city size, date of birth) and a key that
-    merely counts time (an epoch timestamp, a step number).
+    memorise who was defrauded instead of learning what fraud looks like: a key that does not
+    change within an account while it differs between accounts (home coordinates, zip code, city
+    size, date of birth; judged on the accounts with two rows or more, so a data set with one row
+    per account keeps its keys) and a key that merely counts time (an epoch timestamp).
+
+    With labels (both classes, on the rows before the validation slice), the qualifying keys are
+    ranked by their signal (:func:`_signal`) and the ``MAX_METADATA_FEATURES`` strongest kept;
+    without, by name. ``report`` (a dict) receives ``by`` (``signal`` or ``name``), ``signal``
+    per qualifying key and ``left_out`` (key → why).
     """
+    report = {} if report is None else report
+    report.update(by="name", signal={}, left_out={})
     meta = _metadata_frame(frame, frame.index)
     if meta.empty:
         return {}
     account = frame["account_id"].astype(str)
     epoch = pd.to_datetime(frame["occurred_at"], utc=True).astype("int64").astype(float)
-    chosen: dict[str, str] = {}
+    qualifying: dict[str, pd.Series] = {}
+    left_out: dict[str, str] = report["left_out"]
     for key in sorted(meta.columns, key=str):
         raw = meta[key]
         present = raw.notna()
         if present.sum() < max(1, 0.01 * len(raw)):
+            left_out[str(key)] = "on fewer than 1 % of rows"
             continue
         values = _numeric(raw[present])
         if values.notna().mean() < 0.95:
+            left_out[str(key)] = "not a number"
             continue
         values = values.dropna()
         if values.nunique() < 2:
+            left_out[str(key)] = "a single value"
             continue
-        per_account = values.groupby(account[values.index]).nunique()
-        if (per_account <= 1).mean() >= 0.99:
+        if _varies_within_accounts(values, account) is False:
+            left_out[str(key)] = "constant within each account (describes the customer)"
             continue
         if abs(float(np.corrcoef(values.to_numpy(), epoch[values.index].to_numpy())[0, 1])) > 0.98:
+            left_out[str(key)] = "counts time"
             continue
+        qualifying[str(key)] = values
+    labels = _signal_labels(frame)
+    ranked = list(qualifying)
+    if labels is not None:
+        report["by"] = "signal"
+        report["signal"] = {k: _signal(v, labels) for k, v in qualifying.items()}
+        ranked.sort(key=lambda k: -report["signal"][k])
+    chosen: dict[str, str] = {}
+    for key in ranked:
         name = metadata_feature_name(key)
         if name in chosen.values():
-            continue
-        chosen[str(key)] = name
-        if len(chosen) >= MAX_METADATA_FEATURES:
-            break
+            left_out[key] = f"same feature name ({name}) as a key kept"
+        elif len(chosen) >= MAX_METADATA_FEATURES:
+            left_out[key] = f"weaker than the {MAX_METADATA_FEATURES} keys kept"
+        else:
+            chosen[key] = name
     return chosen
 
 
@@ -516,36 +778,59 @@ def feature_spec(frame: pd.DataFrame) -> dict[str, Any]:
     """What a model trained on ``frame`` uses beyond the behavioural features: the rate tables
     (labels known at the end of ``frame``) and the chosen metadata keys. Stored in the artifact."""
     rates = rate_tables(frame)
-    metadata_keys = select_metadata_keys(frame) if not frame.empty else {}
+    selection: dict[str, Any] = {}
+    metadata_keys = select_metadata_keys(frame, report=selection) if not frame.empty else {}
     names = [*FEATURE_NAMES]
     if rates["prior"] is not None:
         names += RATE_FEATURES
     names += list(metadata_keys.values())
-    return {"feature_names": names, "rates": rates, "metadata_keys": metadata_keys}
+    return {
+        "feature_names": names,
+        "rates": rates,
+        "metadata_keys": metadata_keys,
+        "metadata_selection": selection,
+    }
 
 
-def compute_features(frame: pd.DataFrame, artifact: dict[str, Any] | None = None) -> pd.DataFrame:
+def compute_features(
+    frame: pd.DataFrame,
+    artifact: dict[str, Any] | None = None,
+    *,
+    behavioural: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Feature matrix with the same index as ``frame``.
 
     ``frame`` holds the transactions to featurise *and* their accounts' history; each row's
     features come from the rows before it. Missing inputs give NaN, which the model handles.
     Without ``artifact``: the behavioural ``FEATURE_NAMES``. With a model artifact: exactly its
     ``feature_names``, with merchant/category fraud rates from its frozen tables and its metadata
-    keys (labels in ``frame`` are ignored).
+    keys (labels in ``frame`` are ignored). ``behavioural``: the ``FEATURE_NAMES`` block already
+    computed on the same ``frame`` (it does not depend on the artifact), e.g. by the champion for
+    the challenger's shadow scoring.
     """
     spec = (artifact or {}).get("feature_spec")
     names = list(artifact["feature_names"]) if artifact else list(FEATURE_NAMES)
     if frame.empty:
         return pd.DataFrame(columns=names, index=frame.index, dtype=float)
     df = _prepare(frame)
-    features = _behavioural(df)
+    features = _behavioural(df) if behavioural is None else behavioural[FEATURE_NAMES]
     if spec is None:  # no artifact, or one from before learned rates and metadata existed
         return _finite(features if names == FEATURE_NAMES else features[names])
     parts = [features]
     if any(name in RATE_FEATURES for name in names):
         parts.append(_rates_from_tables(df, spec["rates"]))
     parts.append(_metadata_features(frame, spec["metadata_keys"]))
+    if spec.get("raw"):  # the raw booster's columns (scoring.raw_features)
+        parts.append(raw_features(frame, spec["raw"]))
     return _finite(pd.concat(parts, axis=1)[names].astype(float))
+
+
+def compute_peer_features(frame: pd.DataFrame) -> pd.DataFrame:
+    """The ``PEER_FEATURE_NAMES`` of every row of ``frame`` (from the rows before it, every
+    account's), for evaluation and tests; not part of the model (see ``PEER_FAMILIES``)."""
+    if frame.empty:
+        return pd.DataFrame(columns=PEER_FEATURE_NAMES, index=frame.index, dtype=float)
+    return _finite(_behavioural(_prepare(frame), peers=True)[PEER_FEATURE_NAMES])
 
 
 def _finite(features: pd.DataFrame) -> pd.DataFrame:
@@ -576,4 +861,56 @@ def compute_training_features(
     if any(name in RATE_FEATURES for name in names):
         parts.append(_rates_as_of_each_row(df, labels))
     parts.append(_metadata_features(frame, spec["metadata_keys"]))
+    if spec.get("raw"):
+        parts.append(raw_features(frame, spec["raw"]))
     return pd.concat(parts, axis=1)[names].astype(float), labels
+
+
+# --- what serving must load -----------------------------------------------------------------
+
+
+def serving_history_mask(frame: pd.DataFrame, batch: pd.Index) -> np.ndarray:
+    """The rows of a full history ``frame`` that the features of its ``batch`` rows read: the
+    loading contract of live scoring, as an executable statement (not a hot path).
+
+    With ``start``/``end`` the batch's first and last time: the batch accounts' rows, and the
+    payments to the batch's counterparties, in ``[start - LOOKBACK, end]``; per merchant and per
+    category of the batch, its rows in ``[start, end]`` and its last ``PEER_CAP`` rows before
+    ``start`` inside ``LOOKBACK``; and every row in ``[start - 2 * LINK_WINDOW, end]`` with a
+    device or counterparty that a batch account used in ``[start - LINK_WINDOW, end]`` (a ring's
+    size reads the links of the account's own payments of the last day). Features computed on
+    these rows equal, bit for bit, those computed on all of history.
+    """
+    df = _prepare(frame)
+    at = df["occurred_at"]
+    rows = df.loc[batch]
+    start, end = at.loc[batch].min(), at.loc[batch].max()
+    upto = (at <= end).to_numpy()
+
+    def since(moment: pd.Timestamp) -> np.ndarray:
+        return (at >= moment).to_numpy() & upto
+
+    def among(column: str, values) -> np.ndarray:
+        values = {v for v in values if v}
+        return df[column].isin(values).to_numpy() & (df[column] != "").to_numpy()
+
+    lookback = since(start - LOOKBACK)
+    needed = lookback & (
+        among("account_id", rows["account_id"]) | among("counterparty_id", rows["counterparty_id"])
+    )
+    order = np.lexsort((df["id"].to_numpy(), at.to_numpy()))
+    for column in ("merchant_id", "merchant_category"):
+        mine = among(column, rows[column])
+        needed |= mine & since(start)
+        before = mine & lookback & (at < start).to_numpy()
+        sorted_rows = order[before[order]]
+        last = df[column].to_numpy()[sorted_rows]
+        rank_from_end = pd.Series(sorted_rows).groupby(last).cumcount(ascending=False).to_numpy()
+        needed[sorted_rows[rank_from_end < PEER_CAP]] = True
+    link = pd.Timedelta(seconds=LINK_WINDOW)
+    own = among("account_id", rows["account_id"]) & since(start - link)
+    shared = among("device_id", df.loc[own, "device_id"]) | among(
+        "counterparty_id", df.loc[own, "counterparty_id"]
+    )
+    needed |= shared & since(start - 2 * link)
+    return needed

@@ -1,9 +1,21 @@
-"""The scoring model: training, evaluation metrics, the saved artifact.
+"""The scoring model: training and model selection, evaluation metrics, the saved artifact.
 
-The artifact is a plain dict saved with joblib: the fitted ensemble (``scoring.ensemble``), the
-feature names and the feature spec (frozen merchant/category fraud-rate tables, chosen metadata
-keys), and the "neutral" value of each feature (its median on legitimate training rows) used to
-explain scores.
+Training fits a small set of candidates on the same feature matrix (``scoring.ensemble``):
+
+* ``ensemble``: the behavioural ensemble (behavioural features, learned rates, metadata);
+* ``raw_booster``: gradient boosting on the raw columns (``scoring.raw_features``) and metadata;
+* ``blend``: the two combined on the log-odds scale.
+
+Each is fitted on the labelled rows before a time-ordered **validation slice** (the latest
+``CALIBRATION_SHARE`` of the labelled training rows) and measured on it; the one with the best
+average precision there is selected, and it alone is saved and serves. Nothing later than the
+training data (an evaluation hold-out) is ever looked at. Without a validation slice (no labels,
+or too few recent frauds) the ensemble serves, as before.
+
+The artifact is a plain dict saved with joblib: the selected estimator, the feature names and
+the feature spec (frozen merchant/category fraud-rate tables, chosen metadata keys, raw-column
+vocabularies), and the "neutral" value of each feature (its median on legitimate training rows)
+used to explain scores.
 """
 
 from __future__ import annotations
@@ -11,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +32,26 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from .ensemble import fit_ensemble
-from .features import compute_training_features, feature_spec, usable_rows
-from .levels import LevelCalibration, calibrate_levels, check_budgets, display_risk
+from .ensemble import fit_blend, fit_ensemble, fit_raw_booster
+from .features import METADATA_PREFIX, compute_training_features, feature_spec, usable_rows
+from .levels import (
+    DEFAULT_BUDGETS,
+    LevelCalibration,
+    calibrate_levels,
+    check_budgets,
+    display_risk,
+)
+from .raw_features import RAW_PREFIX, category_counts, raw_spec
 
 ALGORITHM = "Ensemble: gradient boosting + IsolationForest novelty, logistic calibration"
 ALGORITHM_UNSUPERVISED = "IsolationForest novelty on behavioural features (no labels yet)"
+ALGORITHMS = {
+    "ensemble": ALGORITHM,
+    "raw_booster": "Gradient boosting on raw columns and metadata, logistic calibration",
+    "blend": "Blend of the ensemble and the raw-column booster (logistic on their log-odds)",
+}
+# In this order on a tie: the simpler explanation first.
+CANDIDATES = ("ensemble", "raw_booster", "blend")
 ALERT_BUDGET = 0.01
 
 
@@ -39,6 +65,18 @@ def precision_at_budget(
     hits = float(np.sum(y_true[top]))
     positives = float(np.sum(y_true))
     return hits / k, (hits / positives if positives else 0.0)
+
+
+def budget_metrics(
+    y_true: np.ndarray, scores: np.ndarray, budgets: dict[str, float] | None
+) -> dict[str, float]:
+    """Precision and recall when the top ``budgets["medium"]`` share of rows is alerted (the
+    alert budget of the lowest alerting level, ``scoring.levels``)."""
+    budget = float((budgets or DEFAULT_BUDGETS)["medium"])
+    precision, recall = precision_at_budget(
+        np.asarray(y_true, dtype=int), np.asarray(scores, dtype=float), budget
+    )
+    return {"alert_budget": budget, "precision_at_budget": precision, "recall_at_budget": recall}
 
 
 def ranking_metrics(y_true: np.ndarray, scores: np.ndarray) -> dict[str, float | None]:
@@ -65,6 +103,8 @@ class TrainedModel:
     artifact: dict[str, Any]
     metrics: dict[str, Any]
     summary: dict[str, Any]
+    # Every fitted candidate by name (the selected one is ``artifact["estimator"]``); not saved.
+    candidates: dict[str, Any] = field(default_factory=dict)
 
 
 def train(
@@ -94,17 +134,31 @@ def train(
         frame["id"] = np.arange(1, len(frame) + 1)
     frame = frame.sort_values(["occurred_at", "id"], kind="stable")
     spec = feature_spec(frame)
+    spec["raw"] = raw_spec(frame)
+    spec["feature_names"] = [*spec["feature_names"], *spec["raw"]["names"]]
     features, labels = compute_training_features(frame, spec)
     names = spec["feature_names"]
     X = features.to_numpy(dtype=float)
     y = labels.to_numpy(dtype=float)
-    ensemble, held_out = fit_ensemble(X, y, feature_names=names, seed=seed)
+    fitted, held_out = _fit_candidates(X, y, names=names, spec=spec, seed=seed)
+    selected = _select(held_out)
+    estimator = fitted[selected]
+    validation = {
+        name: {
+            **ranking_metrics(h["y"], h["scores"]),
+            **budget_metrics(h["y"], h["scores"], budgets),
+        }
+        for name, h in held_out.items()
+    }
     metrics: dict[str, Any] = {}
-    levels = _calibrate(held_out, budgets)
-    if held_out:
-        metrics = ranking_metrics(held_out["y"], held_out["scores"])
+    levels = _calibrate(held_out.get(selected, {}), budgets)
+    if selected in held_out:
+        chosen = held_out[selected]
+        metrics = ranking_metrics(chosen["y"], chosen["scores"])
         metrics.update(
-            holdout_rows=len(held_out["y"]), holdout_positives=int(np.sum(held_out["y"]))
+            holdout_rows=len(chosen["y"]),
+            holdout_positives=int(np.sum(chosen["y"])),
+            selected_candidate=selected,
         )
     legit = X[y == 0] if (y == 0).any() else X
     with warnings.catch_warnings():
@@ -113,6 +167,7 @@ def train(
     neutral = np.where(np.isnan(neutral), 0.0, neutral)
     times = frame["occurred_at"]
     known = ~np.isnan(y)
+    ensemble = fitted["ensemble"]
     summary: dict[str, Any] = {
         "rows": len(frame),
         "labelled": int(known.sum()),
@@ -121,10 +176,12 @@ def train(
         "accounts": int(frame["account_id"].nunique()),
         "from": times.min().isoformat(),
         "to": times.max().isoformat(),
-        "mode": ensemble.mode,
+        "mode": estimator.mode,
         "features": len(names),
         "metadata_features": sorted(spec["metadata_keys"].values()),
+        "metadata_selection": spec.get("metadata_selection", {}),
         "ensemble": ensemble.info,
+        "selection": _selection_summary(selected, fitted, validation, held_out, known, times),
     }
     if "fraud_pattern" in frame:
         fraud = frame["is_fraud"].fillna(0).astype(bool).to_numpy()
@@ -135,16 +192,96 @@ def train(
     summary["skipped"] = skipped
     summary["train_seconds"] = round(time.monotonic() - started, 2)
     artifact = {
-        "estimator": ensemble,
+        "estimator": estimator,
         "feature_names": list(names),
         "feature_spec": spec,
         "neutral": dict(zip(names, map(float, neutral), strict=True)),
-        "algorithm": ALGORITHM if ensemble.mode == "supervised" else ALGORITHM_UNSUPERVISED,
-        "mode": ensemble.mode,
+        "algorithm": ALGORITHMS[selected]
+        if estimator.mode == "supervised"
+        else ALGORITHM_UNSUPERVISED,
+        "mode": estimator.mode,
+        "candidate": selected,
     }
     if levels is not None:
         artifact["levels"] = levels.to_dict()
-    return TrainedModel(artifact=artifact, metrics=metrics, summary=summary)
+    return TrainedModel(artifact=artifact, metrics=metrics, summary=summary, candidates=fitted)
+
+
+def candidate_inputs(names: list[str]) -> dict[str, list[int]]:
+    """Columns of the feature matrix each member reads: the ensemble everything but the raw
+    columns, the raw booster the raw columns and the metadata."""
+    return {
+        "ensemble": [i for i, n in enumerate(names) if not n.startswith(RAW_PREFIX)],
+        "raw_booster": [
+            i for i, n in enumerate(names) if n.startswith((RAW_PREFIX, METADATA_PREFIX))
+        ],
+    }
+
+
+def _fit_candidates(
+    X: np.ndarray, y: np.ndarray, *, names: list[str], spec: dict[str, Any], seed: int
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Every candidate that can be fitted, and each one's validation-slice scores."""
+    inputs = candidate_inputs(names)
+    columns = inputs["ensemble"]
+    ensemble, ensemble_held_out = fit_ensemble(
+        X[:, columns], y, feature_names=[names[i] for i in columns], seed=seed
+    )
+    ensemble.inputs = np.asarray(columns)
+    fitted: dict[str, Any] = {"ensemble": ensemble}
+    held_out: dict[str, dict[str, Any]] = {}
+    if not ensemble_held_out:
+        return fitted, held_out
+    held_out["ensemble"] = ensemble_held_out
+    raw, raw_held_out = fit_raw_booster(
+        X,
+        y,
+        feature_names=names,
+        inputs=inputs["raw_booster"],
+        category_counts=category_counts(spec["raw"]),
+        seed=seed,
+    )
+    if raw is None:
+        return fitted, held_out
+    fitted["raw_booster"], held_out["raw_booster"] = raw, raw_held_out
+    members = {"ensemble": ensemble, "raw_booster": raw}
+    fitted["blend"], held_out["blend"] = fit_blend(members, {n: held_out[n] for n in members})
+    return fitted, held_out
+
+
+def _select(held_out: dict[str, dict[str, Any]]) -> str:
+    """The candidate with the best validation average precision (``ensemble`` without a slice)."""
+    if not held_out:
+        return "ensemble"
+    scored = {
+        name: ranking_metrics(h["y"], h["scores"])["average_precision"] or 0.0
+        for name, h in held_out.items()
+    }
+    best = max(scored.values())
+    return next(name for name in CANDIDATES if name in scored and scored[name] >= best - 1e-9)
+
+
+def _selection_summary(selected, fitted, validation, held_out, known, times) -> dict[str, Any]:
+    """What the registry records of the selection: the winner, the slice it was judged on and
+    every candidate's validation metrics and inputs."""
+    out: dict[str, Any] = {"selected": selected, "candidates": {}}
+    if held_out:
+        first = held_out[selected]
+        labelled_times = times.to_numpy()[known]
+        out["validation"] = {
+            "rows": len(first["y"]),
+            "positives": int(np.sum(first["y"])),
+            "from": pd.Timestamp(labelled_times[len(labelled_times) - len(first["y"])]).isoformat(),
+        }
+    else:
+        out["reason"] = "no validation slice (too few labels or recent frauds): the ensemble serves"
+    for name, model in fitted.items():
+        entry: dict[str, Any] = {"validation": validation.get(name)}
+        if hasattr(model, "feature_names") and name == "raw_booster":
+            entry["features"] = list(model.feature_names)
+        entry["info"] = model.info
+        out["candidates"][name] = entry
+    return out
 
 
 def _calibrate(held_out: dict[str, Any], budgets: dict[str, float] | None):

@@ -110,6 +110,13 @@ class Transaction(models.Model):
             models.Index(fields=["risk_level", "-occurred_at"], name="txn_level_time"),
             models.Index(fields=["merchant_id"], name="txn_merchant"),
             models.Index(fields=["device_id"], name="txn_device"),
+            # The batch's history query (``selectors.history_frame``): payments to the batch's
+            # counterparties in the look-back window, ORed with the accounts' own rows.
+            models.Index(
+                fields=["counterparty_id", "occurred_at"],
+                name="txn_counterparty_time",
+                condition=~Q(counterparty_id=""),
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="txn_amount_positive"),

@@ -21,7 +21,9 @@ so validation stays a small part of an ingest request. The bounds (see ``docs/in
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import itertools
 import math
 import re
 from collections.abc import Callable
@@ -56,6 +58,8 @@ _ALLOWED = frozenset(TRANSACTION_FIELDS)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+# validate_table: a value refused (or not checked yet).
+_MISS = object()
 
 
 class BatchValidationError(ApplicationError):
@@ -425,6 +429,129 @@ def validate_items(
             errors[str(index)] = problems
         cleaned.append(data)
     return cleaned, errors
+
+
+def validate_table(
+    columns: dict[str, list[Any]], metadata: dict[str, list[Any]], size: int
+) -> tuple[list[dict | None], dict[str, dict[str, list[str]]]]:
+    """:func:`validate_items` (``allow_repeats=True``) for a table, as the CSV importer has it:
+    one list per field in ``columns`` and one per flat metadata key in ``metadata``, ``None``
+    where a row has no value (a blank cell). The same checks run column by column, each distinct
+    text of a column once; a row with any problem is checked again as an item by
+    ``_validate_item``, so the results and messages are exactly those of :func:`validate_items`
+    (``tests/scoring/test_import_validator.py`` asserts it)."""
+    bounds = Bounds.current()
+    bad: set[int] = set()
+    if any(name not in columns for name in REQUIRED_FIELDS) or any(
+        name not in _CHECKS and name != "occurred_at" for name in columns
+    ):
+        bad.update(range(size))  # missing or unknown fields: the item path names them
+    cleaned: dict[str, list[Any]] = {}
+    for name, values in columns.items():
+        if name in _CHECKS or name == "occurred_at":
+            cleaned[name] = _checked_column(name, values, bounds, bad)
+    if "latitude" in cleaned or "longitude" in cleaned:
+        lat = cleaned.get("latitude", [None] * size)
+        lon = cleaned.get("longitude", [None] * size)
+        pairs = enumerate(zip(lat, lon, strict=True))
+        bad.update(i for i, (a, b) in pairs if (a is None) != (b is None))
+    _check_flat_metadata(metadata, size, bounds, bad)
+    names = list(cleaned)
+    keys = list(metadata)
+    complete = all(None not in values for values in metadata.values())
+    rows: list[dict | None] = []
+    errors: dict[str, dict[str, list[str]]] = {}
+    value_rows = zip(*cleaned.values(), strict=True) if names else itertools.repeat(())
+    extra_rows = zip(*metadata.values(), strict=True) if keys else itertools.repeat(())
+    # strict=False: an empty side is repeat(()).
+    for i, values, extra in zip(range(size), value_rows, extra_rows, strict=False):
+        if complete:
+            meta = dict(zip(keys, extra, strict=True))
+        else:
+            meta = {k: v for k, v in zip(keys, extra, strict=True) if v is not None}
+        if i not in bad:
+            row = dict(zip(names, values, strict=True))
+            rows.append({**bounds.defaults, **row, "metadata": meta})
+            continue
+        item = {n: columns[n][i] for n in columns if columns[n][i] is not None}
+        if meta:
+            item["metadata"] = meta
+        data, problems = _validate_item(item, bounds)
+        if problems:
+            errors[str(i)] = problems
+        rows.append(data)
+    return rows, errors
+
+
+def _checked_column(name: str, values: list[Any], bounds: Bounds, bad: set[int]) -> list[Any]:
+    """One field's cleaned values (its default where ``None``); adds refused rows to ``bad``.
+    Each distinct text is checked once."""
+    check = _CHECKS.get(name) or (lambda v: _occurred_at(v, bounds.window))
+    results: dict[Any, Any] = {}
+    others: dict[int, Any] = {}
+    for i, value in enumerate(values):
+        if type(value) is str:
+            if value not in results:
+                results[value] = _MISS
+        elif value is not None:
+            others[i] = value
+    for value in results:
+        with contextlib.suppress(_Invalid):
+            results[value] = check(value)
+    default = bounds.defaults.get(name)
+    results[None] = _MISS if name in REQUIRED_FIELDS else default
+    if others:
+        out = [_MISS if i in others else results[v] for i, v in enumerate(values)]
+    else:
+        out = [results[v] for v in values]
+    for i, value in others.items():
+        with contextlib.suppress(_Invalid):
+            out[i] = check(value)
+    bad.update(i for i, v in enumerate(out) if v is _MISS)
+    return out
+
+
+def _check_flat_metadata(
+    metadata: dict[str, list[Any]], size: int, bounds: Bounds, bad: set[int]
+) -> None:
+    """The metadata bounds for flat objects given as columns (key → value or ``None`` per row):
+    keys, values and the JSON size of each row's object (exactly as ``orjson`` writes it)."""
+    if not metadata:
+        return
+    sizes = np.full(size, 1)  # "{" and "}" less the last comma
+    present = np.zeros(size, dtype=np.int64)
+    for key, values in metadata.items():
+        rows = np.fromiter((v is not None for v in values), bool, size)
+        present += rows
+        try:
+            _clean_metadata_text(key, "")
+        except _Invalid:
+            bad.update(np.flatnonzero(rows).tolist())
+            continue
+        lengths = np.zeros(size, dtype=np.int64)
+        texts = set()
+        for i, value in enumerate(values):
+            if value is None:
+                continue
+            kind = type(value)
+            if kind is str:
+                texts.add(value)
+            elif kind not in (int, float, bool) or (kind is float and not math.isfinite(value)):
+                bad.add(i)
+                continue
+            try:
+                lengths[i] = len(orjson.dumps(value))
+            except TypeError:  # integers beyond 64 bits
+                bad.add(i)
+        for text in texts:
+            try:
+                _clean_metadata_text(text, "")
+            except _Invalid:
+                bad.update(i for i, v in enumerate(values) if v == text)
+        sizes += np.where(rows, lengths + len(orjson.dumps(key)) + 2, 0)
+    too_many = len(metadata) > bounds.metadata_keys or bounds.metadata_depth < 1
+    refused = ((present > 0) & (sizes > bounds.metadata_bytes)) | ((present > 0) & too_many)
+    bad.update(np.flatnonzero(refused).tolist())
 
 
 def validate_transactions(items: list[Any]) -> list[dict]:

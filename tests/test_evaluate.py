@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from fraudcases.models import AuditEvent
-from scoring.evaluation import _per_pattern, evaluate
+from scoring.evaluation import evaluate, per_pattern_metrics
 from scoring.ml import ranking_metrics
 from scoring.models import EvaluationReport
 from tests.helpers import load_history
@@ -55,7 +55,7 @@ def test_metrics_per_fraud_pattern():
     patterns = np.array([""] * 100, dtype=object)
     patterns[[0, 4]] = "card_testing"
     patterns[[1, 49]] = "account_takeover"
-    per = _per_pattern(y, scores, patterns)
+    per = per_pattern_metrics(y, scores, patterns)
     assert per["card_testing"]["positives"] == 2
     # card testing against the 96 legitimate rows: ranks 1 and 4 among its subset
     assert per["card_testing"]["average_precision"] == pytest.approx((1 + 2 / 4) / 2)

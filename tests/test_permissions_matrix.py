@@ -33,6 +33,8 @@ EXPECTED: dict[str, dict] = {
     "case-queue": {"status": (LOGIN, 200, 200, 200, 200)},
     "case-queue-live": {"status": (LOGIN, 200, 200, 200, 200)},
     "case-next": {"status": (LOGIN, 200, 200, 403, 403)},
+    # Routing: a person's queues and their own off-duty flag (case workers).
+    "case-duty": {"status": (LOGIN, 200, 200, 403, 403)},
     "case-bulk": {"method": "post", "status": (LOGIN, 400, 400, 403, 403)},
     "case-detail": {"status": (LOGIN, 200, 200, 200, 200)},
     "case-attachment-upload": {"method": "post", "status": (LOGIN, 400, 400, 403, 403)},
@@ -99,6 +101,16 @@ EXPECTED: dict[str, dict] = {
     "alerts-rule-edit": {"status": (LOGIN, 403, 403, 200, 403)},
     "alerts-delivery-detail": {"status": (LOGIN, 403, 200, 200, 403)},
     "alerts-delivery-resend": {"method": "post", "status": (LOGIN, 403, 302, 302, 403)},
+    # Account actions (docs/alerts.md): case workers request (the empty form is a 400 after the
+    # role check), supervisors decide (the matrix's action id names none: 404), everyone who
+    # reads cases lists them; core banking's result callback takes an API key only.
+    "case-account-actions": {"method": "post", "status": (LOGIN, 400, 400, 403, 403)},
+    "case-account-action-approve": {"method": "post", "status": (LOGIN, 403, 404, 403, 403)},
+    "case-account-action-reject": {"method": "post", "status": (LOGIN, 403, 404, 403, 403)},
+    "api-case-account-actions": {"status": (API_ANON, 200, 200, 200, 200)},
+    "api-account-action-approve": {"method": "post", "status": (API_ANON, 403, 404, 403, 403)},
+    "api-account-action-reject": {"method": "post", "status": (API_ANON, 403, 404, 403, 403)},
+    "api-account-action-result": {"method": "post", "status": (API_ANON, 403, 403, 403, 403)},
 }
 # URL-name prefixes with one rule for every page under them (another engineer's pages).
 PREFIX_RULES: dict[str, dict] = {

@@ -119,3 +119,13 @@ started_at  # alerts/models.py
 _.total_amount  # fraudcases/views/cases.py
 _.total_currency  # fraudcases/views/cases.py
 _.valid_value  # fraudcases/forms.py
+# Account actions (acct): read by templates, DRF and Django's system-check registry.
+can_decide  # fraudcases/account_actions/selectors.py (templates/cases/_account_actions.html)
+own_request  # fraudcases/account_actions/selectors.py (templates/cases/_account_actions.html)
+kind_label  # fraudcases/api/account_actions.py
+status_label  # fraudcases/api/account_actions.py
+read_only_fields  # fraudcases/api/account_actions.py
+check_approval_policy  # fraudcases/services/account_actions.py (@checks.register)
+_.decision_note  # fraudcases/services/account_actions.py (templates/cases/_account_actions.html)
+_.delivered_at  # fraudcases/services/account_actions.py (templates/cases/_account_actions.html)
+_.result_detail  # fraudcases/services/account_actions.py (templates/cases/_account_actions.html)

@@ -33,6 +33,7 @@ from ..models import Channel, Delivery, DeliveryAttempt, EventType
 from ..routing import retry_delay
 from ..secrets import SecretUnavailableError, channel_secret
 from ..transport import SendResult, http_post, signature, smtp_send
+from .account_actions import account_action_delivery_outcome
 
 User = AbstractBaseUser
 
@@ -115,6 +116,7 @@ def _claim(*, delivery_id: int, worker: str) -> _Claim | None:
             f"(the last one was lost). {delivery.last_error}"
         ).strip()
         delivery.save(update_fields=["status", "last_error", "updated_at"])
+        account_action_delivery_outcome(delivery=delivery, channel=channel)
         return None
     if delivery.payload is None:
         no_case = is_test or delivery.case_id is None
@@ -246,6 +248,7 @@ def _record(claim: _Claim, result: SendResult) -> str:
         fields.append("next_attempt_at")
         deliveries_enqueue(deliveries=[(delivery.pk, delivery.next_attempt_at)])
     delivery.save(update_fields=fields)
+    account_action_delivery_outcome(delivery=delivery, channel=channel)
     return delivery.status
 
 

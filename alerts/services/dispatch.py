@@ -20,6 +20,7 @@ from fraudcases.audit import audit_record
 from fraudcases.models import AuditEvent, Case
 
 from ..models import (
+    ACCOUNT_ACTION_EVENTS,
     AUDIT_ACTION_EVENTS,
     AlertRule,
     Channel,
@@ -30,6 +31,7 @@ from ..models import (
 )
 from ..routing import CaseFacts, rule_matches, suppressed_by_quiet_hours
 from ..selectors import case_facts
+from .account_actions import account_action_routed
 from .channels import channel_default_sync
 from .delivery import deliveries_enqueue
 
@@ -101,13 +103,19 @@ def _dispatch_one(
         list(Case.objects.select_for_update().filter(pk=facts.case_id).values_list("pk"))
     now = timezone.now()
     created: list[Delivery] = []
+    # An account action is an instruction to core banking: no rule, throttle or quiet hours.
+    instruction = event_type in ACCOUNT_ACTION_EVENTS
     for channel, rules in routes:
         if event_type not in (channel.events or []):
             continue
-        rule = next((r for r in rules if rule_matches(r, facts)), None)
-        if rule is None:
+        rule = None if instruction else next((r for r in rules if rule_matches(r, facts)), None)
+        if rule is None and not instruction:
             continue
-        when, why, carrier = _plan(channel=channel, facts=facts, event_type=event_type, now=now)
+        when, why, carrier = (
+            (now, "", None)
+            if instruction
+            else _plan(channel=channel, facts=facts, event_type=event_type, now=now)
+        )
         status = Delivery.Status.PENDING
         if carrier is not None:
             status = Delivery.Status.BATCHED
@@ -134,6 +142,8 @@ def _dispatch_one(
     marker.save(update_fields=["deliveries"])
     pending = [d for d in created if d.status == Delivery.Status.PENDING]
     deliveries_enqueue(deliveries=[(d.pk, d.next_attempt_at) for d in pending])
+    if instruction:
+        account_action_routed(event=event, deliveries=created)
     return [d.pk for d in created]
 
 

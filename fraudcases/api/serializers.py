@@ -17,6 +17,8 @@ class CaseSerializer(serializers.ModelSerializer):
     closed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     tags = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
     sla_state = serializers.CharField(read_only=True)
+    # Routing: the queue the case landed in (its name; null for cases opened before queues).
+    queue = serializers.SlugRelatedField(slug_field="name", read_only=True)
 
     class Meta:
         model = Case
@@ -43,6 +45,7 @@ class CaseSerializer(serializers.ModelSerializer):
             "snoozed_until",
             "snooze_reason",
             "merged_into",
+            "queue",
         ]
 
 

@@ -18,13 +18,15 @@ Definitions (docs/reporting.md has the long form):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection, transaction
 from django.db import models as m
 from django.db.models import (
     Count,
@@ -49,11 +51,19 @@ from django.db.models.functions import (
 )
 from django.utils import timezone
 
-from scoring.models import Rule, Transaction
+from scoring.models import ModelVersion, Rule
 
 from ..models import AuditEvent, Case, CaseTransaction, QAReview
 from ..permissions import user_can
+from ..rollup_models import (
+    CaseLinkFact,
+    FlaggedCellRollup,
+    FlaggedHourRollup,
+    TopValueRollup,
+    TransactionDayRollup,
+)
 from .filters import DashboardFilters
+from .rollup import rollup_version
 from .sql import Median, Seconds
 
 FLAGGED_LEVELS = ("high", "critical")
@@ -76,6 +86,11 @@ class Chart:
     columns: tuple[str, ...]
     compute: Callable[[DashboardFilters], list[Row]]
     description: str = ""
+    # The same rows straight from the transactions table, for a chart that reads a rollup
+    # (tests check that both agree).
+    raw: Callable[[DashboardFilters], list[Row]] | None = None
+    # What its cached rows depend on: the rollups' version, or the audit log's last event.
+    source: str = "cases"
 
 
 def _ratio(part: int | None, whole: int | None) -> float | None:
@@ -97,62 +112,99 @@ def _day(value) -> str:
 # --- Transactions ---------------------------------------------------------------------------
 
 
-def _volume(f: DashboardFilters) -> list[Row]:
-    found = {
-        _day(r["day"]): r
-        for r in f.transactions()
+def _volume_rows(f: DashboardFilters, per_day) -> list[Row]:
+    found = {_day(r["day"]): r for r in per_day}
+    rows = []
+    for day in f.days:
+        r = found.get(day.isoformat(), {})
+        transactions, scored, flagged = (
+            r.get(k) or 0 for k in ("transactions", "scored", "flagged")
+        )
+        rows.append([day.isoformat(), transactions, scored, flagged, _ratio(flagged, scored)])
+    return rows
+
+
+def _volume_raw(f: DashboardFilters) -> list[Row]:
+    return _volume_rows(
+        f,
+        f.transactions()
         .annotate(day=TruncDate("occurred_at"))
         .values("day")
         .annotate(
             transactions=Count("id"),
             scored=Count("id", filter=Q(risk_score__isnull=False)),
             flagged=Count("id", filter=Q(risk_level__in=FLAGGED_LEVELS)),
-        )
-    }
-    rows = []
-    for day in f.days:
-        r = found.get(day.isoformat(), {"transactions": 0, "scored": 0, "flagged": 0})
-        rows.append(
-            [
-                day.isoformat(),
-                r["transactions"],
-                r["scored"],
-                r["flagged"],
-                _ratio(r["flagged"], r["scored"]),
-            ]
-        )
-    return rows
+        ),
+    )
 
 
-def _score_bands(f: DashboardFilters) -> list[Row]:
+def _volume(f: DashboardFilters) -> list[Row]:
+    return _volume_rows(
+        f,
+        _rolled(TransactionDayRollup, f)
+        .values("day")
+        .annotate(
+            transactions=Sum("n"),
+            scored=Sum("n", filter=Q(band__isnull=False)),
+            flagged=Sum("flagged"),
+        ),
+    )
+
+
+def _band_rows(per_band) -> list[Row]:
     counts = [0] * 10
-    for r in (
+    for r in per_band:
+        counts[min(int(r["band"]), 9)] += r["n"]  # 100 belongs to the top band
+    return [[f"{10 * i}-{10 * i + 9 if i < 9 else 100}", n] for i, n in enumerate(counts)]
+
+
+def _score_bands_raw(f: DashboardFilters) -> list[Row]:
+    return _band_rows(
         f.transactions()
         .filter(risk_score__isnull=False)
         # Floor: risks have one decimal, and a cast alone rounds on PostgreSQL (95.5 → band 10).
         .annotate(band=Cast(Floor(F("risk_score") / 10), IntegerField()))
         .values("band")
         .annotate(n=Count("id"))
-    ):
-        counts[min(int(r["band"]), 9)] += r["n"]  # 100 belongs to the top band
-    return [[f"{10 * i}-{10 * i + 9 if i < 9 else 100}", n] for i, n in enumerate(counts)]
+    )
 
 
-def _heatmap(f: DashboardFilters) -> list[Row]:
-    found = {
-        (r["wd"], r["hr"]): r["n"]
-        for r in f.transactions()
-        .filter(risk_level__in=FLAGGED_LEVELS)
-        .annotate(wd=ExtractIsoWeekDay("occurred_at"), hr=ExtractHour("occurred_at"))
-        .values("wd", "hr")
-        .annotate(n=Count("id"))
-    }
+def _score_bands(f: DashboardFilters) -> list[Row]:
+    return _band_rows(
+        _rolled(TransactionDayRollup, f)
+        .filter(band__isnull=False)
+        .values("band")
+        .annotate(n=Sum("n"))
+    )
+
+
+def _heatmap_rows(cells) -> list[Row]:
+    found = {(r["wd"], r["hr"]): r["n"] for r in cells}
     return [
         [WEEKDAYS[wd - 1], hr, found.get((wd, hr), 0)] for wd in range(1, 8) for hr in range(24)
     ]
 
 
-def _map(f: DashboardFilters) -> list[Row]:
+def _heatmap_raw(f: DashboardFilters) -> list[Row]:
+    return _heatmap_rows(
+        f.transactions()
+        .filter(risk_level__in=FLAGGED_LEVELS)
+        .annotate(wd=ExtractIsoWeekDay("occurred_at"), hr=ExtractHour("occurred_at"))
+        .values("wd", "hr")
+        .annotate(n=Count("id"))
+    )
+
+
+def _heatmap(f: DashboardFilters) -> list[Row]:
+    return _heatmap_rows(
+        _rolled(FlaggedHourRollup, f).values(wd=F("weekday"), hr=F("hour")).annotate(n=Sum("n"))
+    )
+
+
+MAP_CELLS = 2000
+
+
+def _map_raw(f: DashboardFilters) -> list[Row]:
     """Flagged transactions with coordinates, counted per 1° cell (at most 2,000 cells)."""
     rows = (
         f.transactions()
@@ -160,14 +212,36 @@ def _map(f: DashboardFilters) -> list[Row]:
         .annotate(lat=Round("latitude"), lon=Round("longitude"))
         .values("lat", "lon")
         .annotate(n=Count("id"))
-        .order_by("-n", "lat", "lon")[:2000]
+        .order_by("-n", "lat", "lon")[:MAP_CELLS]
     )
     return [[float(r["lat"]), float(r["lon"]), r["n"]] for r in rows]
 
 
-def _top(field: str) -> Callable[[DashboardFilters], list[Row]]:
+def _map(f: DashboardFilters) -> list[Row]:
+    rows = (
+        _rolled(FlaggedCellRollup, f)
+        .values("lat", "lon")
+        .annotate(n=Sum("n"))
+        .order_by("-n", "lat", "lon")[:MAP_CELLS]
+    )
+    return [[float(r["lat"]), float(r["lon"]), r["n"]] for r in rows]
+
+
+def _ranked(qs, field: str) -> list[Row]:
+    """Values annotated with ``transactions`` / ``labelled`` / ``fraud``: the top ten by rate."""
+    rows = (
+        qs.filter(labelled__gte=settings.REPORTING_TOP_MIN_LABELLED, fraud__gt=0)
+        .annotate(rate=Cast(F("fraud"), FloatField()) / Cast(F("labelled"), FloatField()))
+        .order_by("-rate", "-fraud", field)[:10]
+    )
+    return [
+        [r[field], r["transactions"], r["labelled"], r["fraud"], round(r["rate"], 4)] for r in rows
+    ]
+
+
+def _top_raw(field: str) -> Callable[[DashboardFilters], list[Row]]:
     def compute(f: DashboardFilters) -> list[Row]:
-        rows = (
+        return _ranked(
             f.transactions()
             .exclude(**{field: ""})
             .values(field)
@@ -175,17 +249,43 @@ def _top(field: str) -> Callable[[DashboardFilters], list[Row]]:
                 transactions=Count("id"),
                 labelled=Count("id", filter=Q(is_fraud__isnull=False)),
                 fraud=Count("id", filter=Q(is_fraud=True)),
-            )
-            .filter(labelled__gte=settings.REPORTING_TOP_MIN_LABELLED, fraud__gt=0)
-            .annotate(rate=Cast(F("fraud"), FloatField()) / Cast(F("labelled"), FloatField()))
-            .order_by("-rate", "-fraud", field)[:10]
+            ),
+            field,
         )
-        return [
-            [r[field], r["transactions"], r["labelled"], r["fraud"], round(r["rate"], 4)]
-            for r in rows
-        ]
 
     return compute
+
+
+def _top(kind: str, field: str) -> Callable[[DashboardFilters], list[Row]]:
+    raw = _top_raw(field)
+
+    def compute(f: DashboardFilters) -> list[Row]:
+        if kind == "country":
+            qs = _rolled(TransactionDayRollup, f).exclude(country="").values(value=F("country"))
+        elif f.channel or f.country or f.risk or f.model:
+            return raw(f)  # the top-values rollup has no filter dimensions (rollup.py)
+        else:
+            qs = _rolled(TopValueRollup, f).filter(kind=kind).values("value")
+        summed = qs.annotate(transactions=Sum("n"), labelled=Sum("labelled"), fraud=Sum("fraud"))
+        return _ranked(summed, "value")
+
+    return compute
+
+
+def _rolled(model, f: DashboardFilters):
+    """The rollup rows of the filters' days: the by-country grain unless a channel, risk level
+    or model version filter needs the detail grain."""
+    detail = bool(f.channel or f.risk or f.model)
+    lookups = {"day__gte": f.start, "day__lte": f.end, "detail": detail}
+    for column, value in (
+        ("channel", f.channel),
+        ("country", f.country),
+        ("risk_level", f.risk),
+        ("model", f.model),
+    ):
+        if value:
+            lookups[column] = value
+    return model.objects.filter(**lookups).order_by()
 
 
 # --- Cases ----------------------------------------------------------------------------------
@@ -272,13 +372,18 @@ def _first_action_seconds() -> Seconds:
 
 def _handling(f: DashboardFilters) -> list[Row]:
     """Cases closed in the range, by priority: medians of time to first action and to close."""
+    first = (
+        _first_action_seconds()
+        if f.raw
+        else Seconds(F("fact__first_action_at"), Coalesce(F("fact__opened_at"), F("created_at")))
+    )
     found = {
         r["priority"]: r
         for r in f.cases(Case.objects.filter(status=S.CLOSED), date_field="closed_at")
         .values("priority")
         .annotate(
             n=Count("id"),
-            first=Median(_first_action_seconds()),
+            first=Median(first),
             close=Median(Seconds(F("closed_at"), F("created_at"))),
         )
     }
@@ -299,22 +404,22 @@ def _money_rows(f: DashboardFilters) -> list[Row]:
         case__closed_at__lt=f.until,
     )
     open_q = Q(case__status__in=Case.OPEN_STATUSES)
+    links, c = _links(f)
     rows = (
-        CaseTransaction.objects.filter(f.case_q(case_path="case"))
+        links.filter(f.case_q(case_path="case"))
         .filter(open_q | closed_fraud)
-        .order_by()
-        .values("transaction__currency")
+        .values(cur=F(c.currency))
         .annotate(
-            at_risk=Sum("transaction__amount", filter=open_q),
+            at_risk=Sum(c.amount, filter=open_q),
             open_cases=Count("case", distinct=True, filter=open_q),
-            confirmed=Sum("transaction__amount", filter=closed_fraud),
+            confirmed=Sum(c.amount, filter=closed_fraud),
             fraud_cases=Count("case", distinct=True, filter=closed_fraud),
         )
-        .order_by("transaction__currency")
+        .order_by("cur")
     )
     return [
         [
-            r["transaction__currency"],
+            r["cur"],
             _money(r["at_risk"]),
             r["open_cases"],
             _money(r["confirmed"]),
@@ -334,34 +439,67 @@ def _dispositions(f: DashboardFilters) -> list[Row]:
     return [[value, found.get(value, 0)] for value in D.values]
 
 
+@dataclass(frozen=True)
+class _LinkColumns:
+    """Where the case charts find a case's transaction columns: the raw links (through the
+    transactions table) or the case link facts (a narrow copy, fraudcases/rollup_models.py);
+    ``to_links`` is the path from a case to them."""
+
+    amount: str
+    currency: str
+    model: str
+    reasons: str
+    to_links: str
+
+
+RAW_LINKS = _LinkColumns(
+    "transaction__amount",
+    "transaction__currency",
+    "transaction__model_version__version",
+    "transaction__",
+    "case_transactions__transaction__",
+)
+FACT_LINKS = _LinkColumns("amount", "currency", "model", "", "link_facts__")
+
+
+def _links(f: DashboardFilters):
+    if f.raw:
+        return CaseTransaction.objects.order_by(), RAW_LINKS
+    return CaseLinkFact.objects.order_by(), FACT_LINKS
+
+
 def _closed_links(f: DashboardFilters):
-    return CaseTransaction.objects.filter(
+    links, c = _links(f)
+    return links.filter(
         f.case_q(case_path="case"),
         case__status=S.CLOSED,
         case__closed_at__gte=f.since,
         case__closed_at__lt=f.until,
-    ).order_by()
+    ), c
+
+
+def _by_version(rows, *, total: str, part: str) -> list[Row]:
+    """Rows per model version, "(none)" (no model version) last on every database."""
+    out = [[r["version"] or "(none)", r[total], r[part], _ratio(r[part], r[total])] for r in rows]
+    return sorted(out, key=lambda r: (r[0] == "(none)", r[0]))
 
 
 def _precision_by_model(f: DashboardFilters) -> list[Row]:
+    links, c = _closed_links(f)
     rows = (
-        _closed_links(f)
-        .values("transaction__model_version__version")
+        links.values(version=F(c.model))
         .annotate(
             closed=Count("case", distinct=True),
             fraud=Count("case", distinct=True, filter=Q(case__disposition=D.FRAUD_CONFIRMED)),
         )
-        .order_by("transaction__model_version__version")
+        .order_by()
     )
-    return [
-        [
-            r["transaction__model_version__version"] or "(none)",
-            r["closed"],
-            r["fraud"],
-            _ratio(r["fraud"], r["closed"]),
-        ]
-        for r in rows
-    ]
+    return _by_version(rows, total="closed", part="fraud")
+
+
+def _raw(compute: Callable[[DashboardFilters], list[Row]]):
+    """The chart's raw path: the same function over the raw links (``filters.raw``)."""
+    return lambda f: compute(replace(f, raw=True))
 
 
 def _rule_names() -> list[str]:
@@ -378,12 +516,13 @@ def _precision_by_rule(f: DashboardFilters) -> list[Row]:
     if not names:
         return []
     fraud = Q(case__disposition=D.FRAUD_CONFIRMED)
+    links, c = _closed_links(f)
     counts = {}
     for i, name in enumerate(names):
-        hit = _rule_q("transaction__", name)
+        hit = _rule_q(c.reasons, name)
         counts[f"c{i}"] = Count("case", distinct=True, filter=hit)
         counts[f"f{i}"] = Count("case", distinct=True, filter=hit & fraud)
-    totals = _closed_links(f).aggregate(**counts)
+    totals = links.aggregate(**counts)
     return [
         [name, totals[f"c{i}"], totals[f"f{i}"], _ratio(totals[f"f{i}"], totals[f"c{i}"])]
         for i, name in enumerate(names)
@@ -395,7 +534,7 @@ def _open_at_risk(f: DashboardFilters) -> list[Row]:
     """The ten open cases with the most money in their transactions."""
     rows = (
         f.cases(Case.objects.filter(status__in=Case.OPEN_STATUSES), date_field=None)
-        .annotate(amount=Sum("case_transactions__transaction__amount"))
+        .annotate(amount=Sum(f"{_links(f)[1].to_links}amount"))
         .filter(amount__isnull=False)
         .order_by("-amount", "id")
         .values("id", "account_id", "priority", "risk_score", "amount", "assignee__username")[:10]
@@ -450,25 +589,18 @@ def _overturns_by_investigator(f: DashboardFilters) -> list[Row]:
 
 
 def _overturns_by_model(f: DashboardFilters) -> list[Row]:
-    version = "case__case_transactions__transaction__model_version__version"
+    c = _links(f)[1]
+    version = f"case__{c.to_links}{'model_version__version' if f.raw else 'model'}"
     rows = (
         _reviews(f)
-        .values(version)
+        .values(version=F(version))
         .annotate(
             reviewed=Count("id", distinct=True),
             overturned=Count("id", distinct=True, filter=OVERTURN),
         )
-        .order_by(version)
+        .order_by()
     )
-    return [
-        [
-            r[version] or "(none)",
-            r["reviewed"],
-            r["overturned"],
-            _ratio(r["overturned"], r["reviewed"]),
-        ]
-        for r in rows
-    ]
+    return _by_version(rows, total="reviewed", part="overturned")
 
 
 def _overturns_by_rule(f: DashboardFilters) -> list[Row]:
@@ -477,7 +609,7 @@ def _overturns_by_rule(f: DashboardFilters) -> list[Row]:
         return []
     counts = {}
     for i, name in enumerate(names):
-        hit = _rule_q("case__case_transactions__transaction__", name)
+        hit = _rule_q(f"case__{_links(f)[1].to_links}", name)
         counts[f"c{i}"] = Count("id", distinct=True, filter=hit)
         counts[f"o{i}"] = Count("id", distinct=True, filter=hit & OVERTURN)
     totals = _reviews(f).aggregate(**counts)
@@ -500,6 +632,8 @@ CHARTS: tuple[Chart, ...] = (
         ("day", "transactions", "scored", "flagged", "flagged_rate"),
         _volume,
         "Per day; flagged = scored high or critical; rate = flagged / scored.",
+        _volume_raw,
+        "rollup",
     ),
     Chart(
         "score_bands",
@@ -508,6 +642,8 @@ CHARTS: tuple[Chart, ...] = (
         ("band", "transactions"),
         _score_bands,
         "Scored transactions per band of ten points.",
+        _score_bands_raw,
+        "rollup",
     ),
     Chart(
         "case_flow",
@@ -515,6 +651,7 @@ CHARTS: tuple[Chart, ...] = (
         "flow",
         ("day", "opened", "closed"),
         _case_flow,
+        raw=_raw(_case_flow),
     ),
     Chart(
         "backlog",
@@ -523,6 +660,7 @@ CHARTS: tuple[Chart, ...] = (
         ("priority", *SLA_COLUMNS),
         _backlog,
         "Open now, whatever the date range.",
+        raw=_raw(_backlog),
     ),
     Chart(
         "handling",
@@ -531,6 +669,7 @@ CHARTS: tuple[Chart, ...] = (
         ("priority", "cases_closed", "median_hours_to_first_action", "median_hours_to_close"),
         _handling,
         "Cases closed in the range, by priority.",
+        raw=_raw(_handling),
     ),
     Chart(
         "money",
@@ -539,6 +678,7 @@ CHARTS: tuple[Chart, ...] = (
         ("currency", "at_risk_open", "open_cases", "confirmed_fraud", "fraud_cases"),
         _money_rows,
         "At risk: transactions of open cases now; confirmed: cases closed as fraud in the range.",
+        raw=_raw(_money_rows),
     ),
     Chart(
         "dispositions",
@@ -547,6 +687,7 @@ CHARTS: tuple[Chart, ...] = (
         ("disposition", "cases"),
         _dispositions,
         "Cases closed in the range.",
+        raw=_raw(_dispositions),
     ),
     Chart(
         "open_at_risk",
@@ -554,6 +695,7 @@ CHARTS: tuple[Chart, ...] = (
         "table",
         ("case", "account", "priority", "risk", "amount", "assignee"),
         _open_at_risk,
+        raw=_raw(_open_at_risk),
     ),
     Chart(
         "precision_model",
@@ -562,6 +704,7 @@ CHARTS: tuple[Chart, ...] = (
         ("model_version", *_RATE),
         _precision_by_model,
         "Share of the range's closed cases confirmed as fraud.",
+        raw=_raw(_precision_by_model),
     ),
     Chart(
         "precision_rule",
@@ -570,24 +713,35 @@ CHARTS: tuple[Chart, ...] = (
         ("rule", *_RATE),
         _precision_by_rule,
         "Closed cases with a transaction the rule fired on.",
+        raw=_raw(_precision_by_rule),
     ),
     Chart(
         "top_merchants",
         "Top merchants by fraud rate",
         "rate",
         ("merchant", *_TOP),
-        _top("merchant_id"),
+        _top("merchant", "merchant_id"),
         "Fraud / labelled transactions; at least REPORTING_TOP_MIN_LABELLED labelled.",
+        _top_raw("merchant_id"),
+        "rollup",
     ),
     Chart(
         "top_categories",
         "Top categories by fraud rate",
         "rate",
         ("category", *_TOP),
-        _top("merchant_category"),
+        _top("category", "merchant_category"),
+        raw=_top_raw("merchant_category"),
+        source="rollup",
     ),
     Chart(
-        "top_countries", "Top countries by fraud rate", "rate", ("country", *_TOP), _top("country")
+        "top_countries",
+        "Top countries by fraud rate",
+        "rate",
+        ("country", *_TOP),
+        _top("country", "country"),
+        raw=_top_raw("country"),
+        source="rollup",
     ),
     Chart(
         "heatmap",
@@ -595,6 +749,8 @@ CHARTS: tuple[Chart, ...] = (
         "heatmap",
         ("weekday", "hour", "flagged"),
         _heatmap,
+        raw=_heatmap_raw,
+        source="rollup",
     ),
     Chart(
         "map",
@@ -603,6 +759,8 @@ CHARTS: tuple[Chart, ...] = (
         ("latitude", "longitude", "flagged"),
         _map,
         "Flagged transactions with coordinates, per 1° cell.",
+        _map_raw,
+        "rollup",
     ),
     Chart(
         "overturn_investigator",
@@ -610,6 +768,7 @@ CHARTS: tuple[Chart, ...] = (
         "rate",
         ("investigator", *_OVERTURN),
         _overturns_by_investigator,
+        raw=_raw(_overturns_by_investigator),
     ),
     Chart(
         "overturn_model",
@@ -617,6 +776,7 @@ CHARTS: tuple[Chart, ...] = (
         "rate",
         ("model_version", *_OVERTURN),
         _overturns_by_model,
+        raw=_raw(_overturns_by_model),
     ),
     Chart(
         "overturn_rule",
@@ -624,32 +784,39 @@ CHARTS: tuple[Chart, ...] = (
         "rate",
         ("rule", *_OVERTURN),
         _overturns_by_rule,
+        raw=_raw(_overturns_by_rule),
     ),
 )
 CHARTS_BY_NAME: dict[str, Chart] = {c.name: c for c in CHARTS}
 
 
-def data_version() -> str:
-    """Changes whenever a case changes (every change is audited) or a transaction arrives:
-    part of the cache key, so the dashboard never shows a case change a minute late. Two
-    index lookups."""
+def data_version() -> dict[str, str]:
+    """The versions the cached rows depend on, per :attr:`Chart.source`: ``rollup`` changes
+    with every fold of the transaction rollups (folded first when due, see
+    :func:`~fraudcases.reporting.rollup.rollup_version`); ``cases`` whenever a case changes
+    (every change is audited) or the rollups fold. Two index lookups when nothing is due."""
+    rolled = rollup_version()
     last_event = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first()
-    last_txn = Transaction.objects.order_by("-id").values_list("id", flat=True).first()
-    return f"{last_event or 0}.{last_txn or 0}"
+    return {"rollup": rolled, "cases": f"{last_event or 0}.{rolled}"}
+
+
+def _key(chart: Chart, filters: DashboardFilters, version: dict[str, str]) -> str:
+    return f"{filters.cache_key(chart.name)}:{version[chart.source]}"
 
 
 def chart_rows(
-    *, user, chart: Chart, filters: DashboardFilters, version: str | None = None
+    *, user, chart: Chart, filters: DashboardFilters, version: dict[str, str] | None = None
 ) -> list[Row] | None:
     """The chart's rows for the filters, cached ``REPORTING_CACHE_SECONDS`` (0: not cached)
     for the current :func:`data_version`; ``None`` when the user may not read the dashboard
     (fail closed)."""
     if not user_can(user, "dashboard.view"):
         return None
+    version = version or data_version()
     seconds = settings.REPORTING_CACHE_SECONDS
     if seconds <= 0:
         return chart.compute(filters)
-    key = f"{filters.cache_key(chart.name)}:{version or data_version()}"
+    key = _key(chart, filters, version)
     rows = cache.get(key)
     if rows is None:
         rows = chart.compute(filters)
@@ -657,21 +824,64 @@ def chart_rows(
     return rows
 
 
+# Sorts and hashes of a cold dashboard (count-distinct per currency, medians over the range's
+# closures) fit in memory instead of spilling to disk (PostgreSQL's default work_mem is 4 MB).
+REPORTING_WORK_MEM = "32MB"
+
+
+@contextmanager
+def _reporting_memory(needed: bool):
+    """A transaction with ``REPORTING_WORK_MEM`` for the grouped queries (PostgreSQL, and only
+    when a chart is to be computed)."""
+    if not needed or connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL work_mem = %s", [REPORTING_WORK_MEM])
+        yield
+
+
 def dashboard_charts(*, user, filters: DashboardFilters) -> dict[str, dict[str, Any]] | None:
-    """Every chart: ``{name: {"title", "kind", "columns", "rows", "description"}}``."""
+    """Every chart: ``{name: {"title", "kind", "columns", "rows", "description"}}``. The cached
+    rows come in one round trip to the cache (``get_many``), the missing ones are computed
+    and stored in another."""
     if not user_can(user, "dashboard.view"):
         return None
-    version = data_version() if settings.REPORTING_CACHE_SECONDS > 0 else None
-    return {
-        chart.name: {
-            "title": chart.title,
-            "kind": chart.kind,
-            "columns": list(chart.columns),
-            "rows": chart_rows(user=user, chart=chart, filters=filters, version=version),
-            "description": chart.description,
-        }
-        for chart in CHARTS
-    }
+    version = data_version()
+    seconds = settings.REPORTING_CACHE_SECONDS
+    keys = {chart.name: _key(chart, filters, version) for chart in CHARTS}
+    cached = cache.get_many(list(keys.values())) if seconds > 0 else {}
+    computed = {}
+    out = {}
+    with _reporting_memory(len(cached) < len(CHARTS)):
+        for chart in CHARTS:
+            rows = cached.get(keys[chart.name])
+            if rows is None:
+                rows = computed[keys[chart.name]] = chart.compute(filters)
+            out[chart.name] = {
+                "title": chart.title,
+                "kind": chart.kind,
+                "columns": list(chart.columns),
+                "rows": rows,
+                "description": chart.description,
+            }
+    if computed and seconds > 0:
+        cache.set_many(computed, seconds)
+    return out
+
+
+def filter_choices() -> dict[str, list[str]]:
+    """Channels (from the detail rollup: a few hundred rows, not a distinct over every
+    transaction) and the latest model versions, for the filter form's suggestions."""
+    channels = (
+        TransactionDayRollup.objects.filter(detail=True)
+        .exclude(channel="")
+        .order_by("channel")
+        .values_list("channel", flat=True)
+        .distinct()
+    )
+    models = ModelVersion.objects.order_by("-created_at").values_list("version", flat=True)
+    return {"channels": list(channels), "models": list(models[:50])}
 
 
 def dashboard_tiles(charts: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from django.utils import timezone
 from scoring.models import RiskLevel, Transaction
 
 from ..models import Case, CaseTransaction
+from ..rollup_models import CaseLinkFact
 
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _TOKEN = re.compile(r"[\w.:@/+-]{1,64}")
@@ -95,6 +96,9 @@ class DashboardFilters:
     country: str = ""
     risk: str = ""
     model: str = ""
+    # Case filters through the raw links and transactions instead of the case link facts (the
+    # raw path the tests compare the fast one with); not a filter of its own.
+    raw: bool = False
 
     @property
     def since(self) -> datetime:
@@ -158,11 +162,21 @@ class DashboardFilters:
         if self.risk:
             qs = qs.filter(risk_level=self.risk)
         if self.transaction_filtered:
-            links = self._attributes(
-                CaseTransaction.objects.filter(case=OuterRef("pk")), prefix="transaction__"
-            )
-            qs = qs.filter(Exists(links))
+            qs = qs.filter(self._linked(OuterRef("pk")))
         return qs.order_by()
+
+    def _linked(self, case_ref: OuterRef) -> Exists:
+        """At least one of the case's transactions matches the channel, country and model."""
+        if self.raw:
+            return Exists(
+                self._attributes(
+                    CaseTransaction.objects.filter(case=case_ref), prefix="transaction__"
+                )
+            )
+        lookups = {"channel": self.channel, "country": self.country, "model": self.model}
+        return Exists(
+            CaseLinkFact.objects.filter(case=case_ref, **{k: v for k, v in lookups.items() if v})
+        )
 
     def case_q(self, *, case_path: str) -> Q:
         """The case filters (risk, linked transactions) as a Q on a model related to cases."""
@@ -170,10 +184,7 @@ class DashboardFilters:
         if self.risk:
             q &= Q(**{f"{case_path}__risk_level": self.risk})
         if self.transaction_filtered:
-            links = self._attributes(
-                CaseTransaction.objects.filter(case=OuterRef(case_path)), prefix="transaction__"
-            )
-            q &= Q(Exists(links))
+            q &= Q(self._linked(OuterRef(case_path)))
         return q
 
 

@@ -15,6 +15,7 @@ from .. import metrics
 from ..audit import PendingEvent, audit_record_many
 from ..models import Case, CaseTransaction
 from ._common import LEVEL_RANK, SYSTEM_WORKER, _sla_due
+from .routing import FACT_FIELDS, Route, Router, auto_assign_event, case_facts, transaction_facts
 from .snooze import case_wake_event
 
 
@@ -42,10 +43,11 @@ def case_priority(*, level: str, exposure: Decimal) -> str:
     return PRIORITY_ORDER[step]
 
 
-def _exposures(*, cases: list[Case], transaction_ids: list[int]) -> tuple[dict, dict]:
+def _exposures(*, cases: list[Case], transaction_ids: list[int]) -> tuple[dict, dict, dict]:
     """Amounts at risk in ``DEFAULT_CURRENCY`` (two queries): per open case, the sum over the
     transactions already on it; per transaction id, its amount. Other currencies do not count:
-    the system holds no exchange rates."""
+    the system holds no exchange rates. Third, per transaction id, its routing facts
+    (``fraudcases.services.routing.transaction_facts``), read with the amounts."""
     currency = settings.DEFAULT_CURRENCY
     on_cases = {
         row["case_id"]: row["total"]
@@ -53,12 +55,15 @@ def _exposures(*, cases: list[Case], transaction_ids: list[int]) -> tuple[dict, 
         .values("case_id")
         .annotate(total=Sum("transaction__amount"))
     }
-    amounts = dict(
-        Transaction.objects.filter(id__in=transaction_ids, currency=currency).values_list(
-            "id", "amount"
-        )
+    amounts, facts = {}, {}
+    rows = Transaction.objects.filter(id__in=transaction_ids).values_list(
+        "id", "amount", "currency", *FACT_FIELDS
     )
-    return on_cases, amounts
+    for txn_id, amount, txn_currency, *raw in rows:
+        if txn_currency == currency:
+            amounts[txn_id] = amount
+        facts[txn_id] = transaction_facts(*raw)
+    return on_cases, amounts, facts
 
 
 def _title(hit: CaseHit) -> str:
@@ -66,8 +71,9 @@ def _title(hit: CaseHit) -> str:
     return f"{hit.risk_level.capitalize()} risk on {hit.account_id}: {lead}"[:200]
 
 
-def _open_case(hit: CaseHit, *, priority: str) -> tuple[Case, bool]:
-    """Create the account's open case, or get it when another worker just created it."""
+def _open_case(hit: CaseHit, *, priority: str, route: Route) -> tuple[Case, bool]:
+    """Create the account's open case (in its queue, with its auto-assignee), or get it when
+    another worker just created it."""
     try:
         with transaction.atomic():
             case = Case.objects.create(
@@ -78,6 +84,8 @@ def _open_case(hit: CaseHit, *, priority: str) -> tuple[Case, bool]:
                 risk_score=hit.risk_score,
                 risk_level=hit.risk_level,
                 due_at=_sla_due(priority),
+                queue=route.queue,
+                assignee=route.assignment.user if route.assignment else None,
             )
         return case, True
     except IntegrityError:
@@ -100,7 +108,9 @@ def cases_open_or_attach(*, hits: list[CaseHit]) -> list[Case]:
         return []
     open_cases = {
         c.account_id: c
-        for c in Case.objects.select_for_update().filter(
+        for c in Case.objects.select_for_update(of=("self",))
+        .select_related("queue")  # its SLA setting, when a new transaction wakes it
+        .filter(
             account_id__in=[h.account_id for h in hits],
             trigger="risk_score",
             status__in=Case.OPEN_STATUSES,
@@ -111,10 +121,12 @@ def cases_open_or_attach(*, hits: list[CaseHit]) -> list[Case]:
             transaction_id__in=[t for h in hits for t in h.transaction_ids]
         ).values_list("transaction_id", flat=True)
     )
-    on_cases, amounts = _exposures(
+    on_cases, amounts, facts = _exposures(
         cases=list(open_cases.values()),
         transaction_ids=[t for h in hits for t in h.transaction_ids],
     )
+    # Routing (queues, auto-assignment) only when the batch opens cases: at most four queries.
+    router = Router.load() if any(h.account_id not in open_cases for h in hits) else None
     events: list[PendingEvent] = []
     links: list[CaseTransaction] = []
     touched: list[Case] = []
@@ -127,9 +139,19 @@ def cases_open_or_attach(*, hits: list[CaseHit]) -> list[Case]:
         created = False
         if case is None:
             exposure = added
-            case, created = _open_case(
-                hit, priority=case_priority(level=hit.risk_level, exposure=exposure)
+            priority = case_priority(level=hit.risk_level, exposure=exposure)
+            route = router.route(
+                case_facts(
+                    priority=priority,
+                    risk_level=hit.risk_level,
+                    risk_score=hit.risk_score,
+                    amount=exposure,
+                    rows=[facts[t] for t in new_ids if t in facts],
+                )
             )
+            case, created = _open_case(hit, priority=priority, route=route)
+            if not created:
+                router.release(route)
             open_cases[hit.account_id] = case
             if not created:  # another worker opened it just now: what it holds counts too
                 exposure += _exposures(cases=[case], transaction_ids=[])[0].get(case.pk, Decimal(0))
@@ -143,10 +165,14 @@ def cases_open_or_attach(*, hits: list[CaseHit]) -> list[Case]:
                     action="case.open",
                     actor_label=SYSTEM_WORKER,
                     case=case,
-                    after=case.snapshot() | {"transactions": new_ids, "exposure": str(exposure)},
+                    after=case.snapshot()
+                    | {"transactions": new_ids, "exposure": str(exposure)}
+                    | route.audit_facts(),
                     note=f"Opened by model {hit.model_version}: " + "; ".join(hit.reasons[:3]),
                 )
             )
+            if route.assignment is not None:
+                events.append(auto_assign_event(case=case, assignment=route.assignment))
         else:
             before = case.snapshot()
             if LEVEL_RANK.get(hit.risk_level, 0) > LEVEL_RANK.get(case.risk_level, 0):
@@ -174,5 +200,7 @@ def cases_open_or_attach(*, hits: list[CaseHit]) -> list[Case]:
         links.extend(CaseTransaction(case=case, transaction_id=t) for t in new_ids)
         touched.append(case)
     CaseTransaction.objects.bulk_create(links, ignore_conflicts=True)
+    if router is not None:
+        router.save_cursors()
     audit_record_many(events=events)
     return touched

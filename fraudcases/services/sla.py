@@ -11,6 +11,7 @@ from django.utils import timezone
 from ..audit import PendingEvent, audit_record_many
 from ..models import Case
 from ._common import SYSTEM_SLA
+from .routing import sla_paused_q
 
 S = Case.Status
 
@@ -22,8 +23,8 @@ def cases_escalate_overdue(*, now: datetime | None = None, limit: int = 500) -> 
     overdue = Case.objects.filter(status__in=(S.NEW, S.IN_REVIEW), due_at__lt=now).order_by(
         "due_at"
     )
-    if settings.CASE_SNOOZE_PAUSES_SLA:  # a snoozed case's clock is stopped (services.snooze)
-        overdue = overdue.filter(snoozed_until__isnull=True)
+    # A snoozed case's clock is stopped where its queue says so (services.snooze, routing).
+    overdue = overdue.exclude(sla_paused_q())
     if transaction.get_connection().features.has_select_for_update_skip_locked:
         overdue = overdue.select_for_update(skip_locked=True, of=("self",))
     events: list[PendingEvent] = []

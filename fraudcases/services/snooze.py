@@ -71,7 +71,7 @@ def case_snooze(*, case: Case, actor: User, until: datetime, reason: str) -> Cas
 def _clear_snooze(case: Case, *, now: datetime) -> dict:
     """Wake the case in memory and save it; returns the audit facts (SLA shift)."""
     shift = timedelta(0)
-    if settings.CASE_SNOOZE_PAUSES_SLA and case.snoozed_at and case.due_at:
+    if case.snooze_pauses_sla and case.snoozed_at and case.due_at:  # per queue (routing)
         shift = max(now - case.snoozed_at, timedelta(0))
         case.due_at = case.due_at + shift
     case.snoozed_until = None
@@ -129,7 +129,7 @@ def cases_wake_due(*, now: datetime | None = None, limit: int = 500) -> list[Cas
         due = due.select_for_update(skip_locked=True, of=("self",))
     woken: list[Case] = []
     events: list[PendingEvent] = []
-    for case in due.select_related("assignee")[:limit]:
+    for case in due.select_related("assignee", "queue")[:limit]:
         until = case.snoozed_until
         events.append(
             case_wake_event(case=case, why=f"Snooze ended ({until:%Y-%m-%d %H:%M} UTC).", now=now)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Q
 from django.utils import timezone
 
 from scoring.services.labels import transaction_labels_from_disposition
@@ -14,6 +14,7 @@ from ..audit import audit_record
 from ..errors import ApplicationError, ConflictError
 from ..models import AuditEvent, Case
 from ..permissions import ADMIN, INVESTIGATOR, SUPERVISOR, ensure_allowed, user_roles
+from ..routing_selectors import claimable_cases
 from ..workflow import ALLOWED_FROM
 from ._common import _add_note, _required_text, _sla_due
 
@@ -141,7 +142,8 @@ def case_take(*, case: Case, actor: User) -> Case:
 
 @transaction.atomic
 def case_claim_next(*, actor: User) -> Case | None:
-    """Claim the highest-priority unassigned new case for ``actor`` and start reviewing it.
+    """Claim the top new case for ``actor`` and start reviewing it: one already auto-assigned
+    to them, else the best unassigned one of their queues (``routing_selectors.claimable_cases``).
 
     Two investigators pressing "next" at once never get the same case: the claim is a
     conditional update that only one of them can win (and on PostgreSQL rows another
@@ -149,17 +151,18 @@ def case_claim_next(*, actor: User) -> Case | None:
     """
     ensure_allowed(actor, "case.claim")
     for _ in range(20):
-        candidates = Case.objects.filter(
-            status=S.NEW, assignee__isnull=True, snoozed_until__isnull=True
-        ).order_by("-priority_rank", F("due_at").asc(nulls_last=True), "created_at", "id")
+        # The person's queues in order, their auto-assigned cases first (routing_selectors).
+        candidates = claimable_cases(user=actor)
         if transaction.get_connection().features.has_select_for_update_skip_locked:
-            candidates = candidates.select_for_update(skip_locked=True)
+            candidates = candidates.select_for_update(skip_locked=True, of=("self",))
         candidate = candidates.first()
         if candidate is None:
             return None
-        won = Case.objects.filter(
-            pk=candidate.pk, status=S.NEW, assignee__isnull=True, snoozed_until__isnull=True
-        ).update(assignee=actor, status=S.IN_REVIEW, updated_at=timezone.now())
+        won = (
+            Case.objects.filter(pk=candidate.pk, status=S.NEW, snoozed_until__isnull=True)
+            .filter(Q(assignee__isnull=True) | Q(assignee_id=actor.pk))
+            .update(assignee=actor, status=S.IN_REVIEW, updated_at=timezone.now())
+        )
         if won:
             before = candidate.snapshot()
             case = Case.objects.select_related("assignee").get(pk=candidate.pk)
@@ -248,7 +251,12 @@ def _request_closure(
     label = Case.Disposition(disposition).label
     _add_note(case=case, actor=actor, body=f"**Closure requested ({label}):** {note}")
     _audit_change(
-        case=case, actor=actor, action="case.request_closure", before=before, note=f"{why} {note}"
+        case=case,
+        actor=actor,
+        action="case.request_closure",
+        before=before,
+        note=f"{why} {note}",
+        extra={"closing_note": note},  # the approval panel shows it (cases/_detail_summary.html)
     )
     return case
 

@@ -126,6 +126,18 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # API throttling counts requests here. The default is per process; set CACHE_URL (e.g.
 # redis://host:6379/2) so every web process shares one count.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+if not env.str("CACHE_URL", default="") and env.str("CELERY_BROKER_URL", default="").startswith(
+    ("redis://", "rediss://")
+):
+    # No CACHE_URL but a Redis broker: share that Redis (keys prefixed), so every gunicorn
+    # worker sees the same dashboard aggregates and throttling counts (docs/reporting.md).
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env.str("CELERY_BROKER_URL"),
+            "KEY_PREFIX": "fc-cache",
+        }
+    }
 
 # --- Authentication, sessions and sign-in protection --------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -398,6 +410,11 @@ DATABASE_UNAVAILABLE_RETRY_AFTER = env.int("DATABASE_UNAVAILABLE_RETRY_AFTER", d
 # --- Reporting and quality review (insight) -----------------------------------------------------
 # Seconds a dashboard chart's aggregate stays cached (per chart and filter set; CACHES["default"]).
 REPORTING_CACHE_SECONDS = env.int("REPORTING_CACHE_SECONDS", default=60)
+# The transaction charts read rollups (fraudcases/reporting/rollup.py) folded by the beat task
+# every REPORTING_ROLLUP_REFRESH_SECONDS; a dashboard request folds them itself when the last
+# fold is older than REPORTING_ROLLUP_MAX_LAG_SECONDS (0: on every request with dirty days).
+REPORTING_ROLLUP_REFRESH_SECONDS = env.int("REPORTING_ROLLUP_REFRESH_SECONDS", default=30)
+REPORTING_ROLLUP_MAX_LAG_SECONDS = env.int("REPORTING_ROLLUP_MAX_LAG_SECONDS", default=90)
 # Days the dashboard shows when the URL names no date range.
 REPORTING_DEFAULT_DAYS = env.int("REPORTING_DEFAULT_DAYS", default=30)
 # Longest date range a dashboard filter accepts (days), so one request cannot scan everything.
@@ -423,7 +440,12 @@ REPORT_MAX_ROWS = env.int("REPORT_MAX_ROWS", default=2000)
 # The filing institution's name printed on suspicious-activity exports.
 REPORT_INSTITUTION_NAME = env.str("REPORT_INSTITUTION_NAME", default="")
 # The quality-review sampling sweep is a Celery task outside fraudcases/tasks.py.
-CELERY_IMPORTS = ("fraudcases.quality.tasks",)
+CELERY_IMPORTS = ("fraudcases.quality.tasks", "fraudcases.reporting.tasks")
+CELERY_BEAT_SCHEDULE["dashboard-rollup-refresh"] = {
+    "task": "fraudcases.rollup_refresh",
+    "schedule": float(REPORTING_ROLLUP_REFRESH_SECONDS),
+    "options": {"expires": float(REPORTING_ROLLUP_REFRESH_SECONDS)},  # no pile-up
+}
 CELERY_BEAT_SCHEDULE["qa-sample-closures"] = {
     "task": "fraudcases.qa_sample_closures",
     "schedule": 300.0,
@@ -527,3 +549,21 @@ CELERY_BEAT_SCHEDULE["cases-wake-snoozed"] = {
     "task": "fraudcases.wake_snoozed_cases",
     "schedule": 60.0,
 }
+# Routing: cases nobody had room for when they opened go out once someone has (services.routing).
+CELERY_BEAT_SCHEDULE["cases-assign-waiting"] = {
+    "task": "fraudcases.assign_waiting_cases",
+    "schedule": 60.0,
+}
+
+# --- Account actions to core banking (acct; docs/alerts.md "Account actions") -------------------
+# Kinds (block_card, hold_payments, allow_merchant) that wait for a supervisor other than the
+# requester before they are sent. Default: holding payments (cuts the customer off from all of
+# their money) and allow-listing a merchant (switches fraud controls off: the classic insider
+# abuse); blocking a card is the narrow, time-critical first response and goes out at once.
+# An unknown name is refused when an action is requested (a typo never switches approval off).
+ACCOUNT_ACTIONS_APPROVAL_REQUIRED = env.list(
+    "ACCOUNT_ACTIONS_APPROVAL_REQUIRED", default=["hold_payments", "allow_merchant"]
+)
+# Names of the API keys allowed to report results (POST /api/v1/account-actions/<id>/result);
+# empty: any active key.
+ACCOUNT_ACTIONS_RESULT_API_KEYS = env.list("ACCOUNT_ACTIONS_RESULT_API_KEYS", default=[])

@@ -30,6 +30,9 @@ AUDIT_ANCHOR_PATH = Path(
     )
 )
 LOGGING = {"version": 1, "disable_existing_loggers": False}
+# Each test process its own cache, even with a Redis broker (base.py shares the broker's Redis
+# only when CACHE_URL is unset); CACHE_URL still picks a shared one on purpose.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 # A queue of this test run's own, so a demo worker on the same broker never takes its tasks.
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default=f"fraudcases-test-{os.getpid()}")
 # Budgets no test reaches by accident; the throttling tests set their own.

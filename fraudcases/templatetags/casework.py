@@ -1,8 +1,8 @@
-"""Template helpers of the case workspace: permissions, markdown, SLA countdown, the SVG chart."""
+"""Template helpers of the case workspace: permissions, markdown, SLA countdown (the case page's
+charts: ``case_page``)."""
 
 from __future__ import annotations
 
-import math
 import re
 import xml.etree.ElementTree as ElementTree
 from datetime import datetime
@@ -12,7 +12,7 @@ import markdown as markdown_lib
 import nh3
 from django import template
 from django.utils import timezone
-from django.utils.html import escape, format_html
+from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from fraudcases.permissions import user_can
@@ -164,97 +164,6 @@ def get_item(mapping, key):
         return mapping.get(key)
     except AttributeError:
         return None
-
-
-@register.simple_tag
-def history_chart(transactions, width: int = 760, height: int = 180) -> SafeString:
-    """A small server-rendered SVG timeline: amount (log scale) over time; risky ones marked.
-
-    Red dots are transactions linked to the case, orange ones scored high or critical elsewhere.
-    """
-    points = [t for t in transactions if t.occurred_at is not None]
-    if not points:
-        return mark_safe('<p class="muted">No recent history for this account.</p>')
-    pad_l, pad_r, pad_t, pad_b = 56, 12, 10, 26
-    t0 = min(t.occurred_at for t in points).timestamp()
-    t1 = max(t.occurred_at for t in points).timestamp()
-    if t1 - t0 < 3600:  # a burst within an hour: widen around it so points do not pile up
-        middle = (t0 + t1) / 2
-        t0, t1 = middle - 1800, middle + 1800
-    span = t1 - t0
-    amounts = [max(float(t.amount), 0.01) for t in points]
-    low_amount, high_amount = min(amounts), max(amounts)
-    lo, hi = math.log10(low_amount), math.log10(high_amount)
-    if hi - lo < 0.5:
-        lo, hi = lo - 0.25, hi + 0.25
-
-    def x(ts: float) -> float:
-        return pad_l + (ts - t0) / span * (width - pad_l - pad_r)
-
-    def y(amount: float) -> float:
-        return pad_t + (hi - math.log10(amount)) / (hi - lo) * (height - pad_t - pad_b)
-
-    parts = [
-        format_html(
-            '<svg class="chart" viewBox="0 0 {} {}" role="img" aria-labelledby="chart-title">'
-            '<title id="chart-title">Account history: amount over time, {} transactions</title>',
-            width,
-            height,
-            len(points),
-        ),
-        format_html(
-            '<line x1="{}" y1="{}" x2="{}" y2="{}" class="axis"/>',
-            pad_l,
-            height - pad_b,
-            width - pad_r,
-            height - pad_b,
-        ),
-        format_html(
-            '<line x1="{}" y1="{}" x2="{}" y2="{}" class="axis"/>',
-            pad_l,
-            pad_t,
-            pad_l,
-            height - pad_b,
-        ),
-    ]
-    for value in sorted({low_amount, high_amount}):
-        parts.append(
-            format_html(
-                '<text x="{}" y="{}" class="tick" text-anchor="end">{}</text>',
-                pad_l - 4,
-                f"{y(value) + 4:.1f}",
-                f"{value:,.0f}",
-            )
-        )
-    for ts, anchor in ((t0, "start"), (t1, "end")):
-        stamp = datetime.fromtimestamp(ts, tz=timezone.get_current_timezone())
-        parts.append(
-            format_html(
-                '<text x="{}" y="{}" class="tick" text-anchor="{}">{}</text>',
-                f"{x(ts):.1f}",
-                height - 8,
-                anchor,
-                stamp.strftime("%Y-%m-%d %H:%M"),
-            )
-        )
-    for txn, amount in zip(points, amounts, strict=True):
-        on_case = getattr(txn, "on_this_case", False)
-        risky = txn.risk_level in ("high", "critical")
-        css = "pt-case" if on_case else ("pt-risky" if risky else "pt")
-        score = "" if txn.risk_score is None else f", risk {txn.risk_score:.1f}"
-        parts.append(
-            format_html(
-                '<circle cx="{}" cy="{}" r="{}" class="{}"><title>{}</title></circle>',
-                f"{x(txn.occurred_at.timestamp()):.1f}",
-                f"{y(amount):.1f}",
-                5 if on_case or risky else 3,
-                css,
-                f"{txn.occurred_at:%Y-%m-%d %H:%M} · {txn.amount} {txn.currency} · "
-                f"{txn.merchant_id or 'no merchant'}{score}",
-            )
-        )
-    parts.append(mark_safe("</svg>"))
-    return mark_safe("".join(str(p) for p in parts))
 
 
 @register.simple_tag(takes_context=True)

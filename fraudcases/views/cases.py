@@ -11,10 +11,12 @@ from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from scoring.explain import reason_label
 from scoring.models import Transaction
 
 from .. import services, workflow
@@ -22,6 +24,8 @@ from ..errors import ApplicationError
 from ..forms import AttachmentForm, BulkForm, action_form
 from ..models import Case
 from ..permissions import ADMIN, SUPERVISOR, user_can, user_roles
+from ..reporting.dashboard import FLAGGED_LEVELS
+from ..routing_selectors import claimable_cases, my_queues
 from ..selectors import (
     attachment_get,
     case_account_history,
@@ -30,7 +34,6 @@ from ..selectors import (
     case_filter,
     case_get,
     case_linked,
-    case_list,
     case_notes,
     case_queue_page_filters,
     case_timeline,
@@ -117,14 +120,16 @@ def case_next(request):
             return redirect("case-queue")
         messages.success(request, f"Case #{case.pk} is yours now.")
         return redirect("case-detail", pk=case.pk)
-    waiting = case_list(
-        user=request.user, filters={"status": "new", "assignee": "none", "snoozed": "active"}
-    )
-    return render(
-        request,
-        "cases/next.html",
-        {"waiting": waiting.count(), "top": waiting.order_by("-priority_rank", "created_at")[:5]},
-    )
+    # The person's queues in order, their auto-assigned cases first (routing_selectors).
+    waiting = claimable_cases(user=request.user).select_related("queue")
+    own = waiting.filter(assignee_id=request.user.pk).count()
+    context = {
+        "own": own,
+        "waiting": waiting.count() - own,
+        "top": waiting[:5],
+        "queues": my_queues(user=request.user),
+    }
+    return render(request, "cases/next.html", context)
 
 
 # Actions the detail template lays out by hand; any other page action of the workflow table is
@@ -139,10 +144,63 @@ def _initial(action, case: Case) -> dict:
     return {"assignee": case.assignee} if action.slug == "assign" else {}
 
 
+# The case page shows this many transactions (flagged first) until "show all" is asked for.
+TXN_ROWS_SHOWN = 10
+# Another engineer's panel (issue 14 item 7), included on the case page once it exists.
+ACCOUNT_ACTIONS_TEMPLATE = "cases/_account_actions.html"
+
+
+def _flagged_first(transactions: list[Transaction]) -> list[Transaction]:
+    """Flagged (high or critical) transactions first, each group in time order; each one
+    marked ``flagged`` for the template."""
+    for txn in transactions:
+        txn.flagged = txn.risk_level in FLAGGED_LEVELS
+    return sorted(transactions, key=lambda t: not t.flagged)
+
+
+def _reason_summary(transactions: list[Transaction]) -> list[dict]:
+    """Each reason across the case's transactions: its label, how many transactions give it and
+    the detail of the highest-scored one; most frequent first."""
+    found: dict[str, dict] = {}
+    for txn in sorted(transactions, key=lambda t: -(t.risk_score or 0)):
+        for reason in txn.reasons or []:
+            code = reason.get("code", "")
+            entry = found.setdefault(
+                code,
+                {"code": code, "label": reason_label(code), "count": 0, "detail": ""},
+            )
+            entry["count"] += 1
+            entry["detail"] = entry["detail"] or reason.get("detail", "")
+    return sorted(found.values(), key=lambda e: -e["count"])
+
+
+def _closure_request(case: Case, timeline: list) -> dict | None:
+    """What the approver decides on: the proposed disposition, who asked, when and their closing
+    note (from the latest ``case.request_closure`` event; older events hold it in ``note``)."""
+    if case.status != Case.Status.PENDING_APPROVAL:
+        return None
+    event = next((e for e in reversed(timeline) if e.action == "case.request_closure"), None)
+    after = (event.after or {}) if event else {}
+    return {
+        "disposition": case.get_proposed_disposition_display(),
+        "by": case.closure_requested_by,
+        "at": event.created_at if event else None,
+        "note": after.get("closing_note", event.note if event else ""),
+    }
+
+
+def _optional_template(name: str) -> str | None:
+    try:
+        get_template(name)
+    except TemplateDoesNotExist:
+        return None
+    return name
+
+
 def _detail_context(request, case: Case) -> dict:
     user = request.user
-    transactions = list(
-        case.transactions.select_related("model_version").order_by("occurred_at", "id")
+    transactions = _flagged_first(
+        list(case.transactions.select_related("model_version").order_by("occurred_at", "id"))
     )
     on_case = {t.pk for t in transactions}
     history = case_account_history(case=case)
@@ -152,15 +210,32 @@ def _detail_context(request, case: Case) -> dict:
     forms = {a.slug: action_form(a, initial=_initial(a, case)) for a in page_actions}
     forms["attach"] = AttachmentForm()
     available = case_available_actions(user=user, case=case)
+    timeline = list(case_timeline(user=user, case=case))
+    times = [t.occurred_at for t in transactions if t.occurred_at is not None]
+    currencies = {t.currency for t in transactions}
+    shown = len(transactions) if request.GET.get("txns") == "all" else TXN_ROWS_SHOWN
+    shown = min(shown, len(transactions))
     return {
         "case": case,
         "transactions": transactions,
+        "txn_summary": {
+            "count": len(transactions),
+            "flagged": sum(t.flagged for t in transactions),
+            "total": sum((t.amount for t in transactions), Decimal(0)),
+            "currency": currencies.pop() if len(currencies) == 1 else "",
+            "first": min(times, default=None),
+            "last": max(times, default=None),
+        },
+        "txn_rows_shown": shown,
+        "txn_hidden": len(transactions) - shown,
+        "reasons": _reason_summary(transactions),
+        "closure_request": _closure_request(case, timeline),
         "history": history,
         "linked": case_linked(case=case),
         "notes": case_notes(user=user, case=case),
         "attachments": case_attachments(user=user, case=case),
         "tags": list(case.tags.all()),
-        "timeline": case_timeline(user=user, case=case),
+        "timeline": timeline,
         "actions": available,
         "generic_actions": [
             a for a in page_actions if a.slug not in HAND_LAID_OUT and a.code in available
@@ -170,6 +245,7 @@ def _detail_context(request, case: Case) -> dict:
         "can_assign_others": bool(user_roles(user) & {SUPERVISOR, ADMIN}),
         "forms": forms,
         "graph_window_days": settings.CASE_GRAPH_WINDOW_DAYS,
+        "account_actions_template": _optional_template(ACCOUNT_ACTIONS_TEMPLATE),
     }
 
 
@@ -218,7 +294,8 @@ def case_action(request, pk: int, action: str):
         case.refresh_from_db()
         return _render_failure(request, case, action, form, exc.message, exc.status_code)
     messages.success(request, spec.done(result, form.cleaned_data))
-    return redirect(reverse("case-detail", args=[case.pk]) + "#timeline")
+    # No fragment: the page's script puts the reader back where they were (app.js).
+    return redirect("case-detail", pk=case.pk)
 
 
 def case_action_spec(slug: str):
@@ -243,7 +320,7 @@ def attachment_upload(request, pk: int):
     except ApplicationError as exc:
         return _render_failure(request, case, "attach", form, exc.message, exc.status_code)
     messages.success(request, f"Attached {attachment.original_name}.")
-    return redirect(reverse("case-detail", args=[case.pk]) + "#attachments")
+    return redirect("case-detail", pk=case.pk)
 
 
 @require_GET

@@ -10,11 +10,16 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from scoring.models import ModelVersion, Transaction
-
+from ..account_actions.selectors import account_actions_pending
 from ..audit import audit_record
 from ..quality.selectors import qa_pending_count
-from ..reporting.dashboard import CHARTS, CHARTS_BY_NAME, chart_rows, dashboard_charts
+from ..reporting.dashboard import (
+    CHARTS,
+    CHARTS_BY_NAME,
+    chart_rows,
+    dashboard_charts,
+    filter_choices,
+)
 from ..reporting.dashboard import dashboard_tiles as tiles_from
 from ..reporting.filters import parse_filters
 from ..reporting.kpis import PERIODS, team_kpis
@@ -42,6 +47,7 @@ def supervisor(request):
         kpis=team_kpis(user=request.user, days=days),
         periods=PERIODS,
         qa_pending=qa_pending_count(user=request.user),
+        account_actions_pending=account_actions_pending(user=request.user),
     )
     return render(request, "supervisor/overview.html", context, status=status)
 
@@ -51,16 +57,7 @@ def _choices() -> dict[str, list[str]]:
     transactions is not free)."""
     found = cache.get("fc:dashboard:choices")
     if found is None:
-        found = {
-            "channels": sorted(
-                c
-                for c in Transaction.objects.order_by().values_list("channel", flat=True).distinct()
-                if c
-            ),
-            "models": list(
-                ModelVersion.objects.order_by("-created_at").values_list("version", flat=True)[:50]
-            ),
-        }
+        found = filter_choices()
         cache.set("fc:dashboard:choices", found, CHOICES_CACHE_SECONDS)
     return found
 

@@ -61,6 +61,7 @@ def evaluation_report_create(
             "rows": report["rows"],
             "positives": report["positives"],
             "candidate_average_precision": report["candidate"]["average_precision"],
+            "selected": report.get("selected"),
         },
     )
     return stored

@@ -4,6 +4,7 @@ cases."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +14,9 @@ import pandas as pd
 from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.db.models import F
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
+from threadpoolctl import threadpool_limits
 
 from fraudcases import metrics
 from fraudcases.errors import ApplicationError
@@ -21,7 +24,7 @@ from fraudcases.services import CaseHit, cases_open_or_attach
 
 from ..bulk import update_rows
 from ..explain import MAX_REASONS, explain
-from ..features import compute_features
+from ..features import FEATURE_NAMES, compute_features
 from ..ml import ModelIntegrityError, model_risk, predict_proba
 from ..models import ApiKey, RiskLevel, Rule, Transaction
 from ..rules import RAW_FIELDS, CompiledRule, RuleError, RuleHits, compile_rule, rules_apply
@@ -58,16 +61,56 @@ def risk_level_for(scores: np.ndarray) -> np.ndarray:
     return levels
 
 
+_numerics = threading.local()
+
+
+def _single_threaded_numerics() -> None:
+    """One OpenMP / BLAS thread for the model in this thread, set once per thread.
+
+    The worker scales by processes (``--concurrency``) and the web by gunicorn workers: a
+    scikit-learn predict that starts its own thread team per tree on a shared 2-core machine
+    spends most of its time waiting at the team's barriers (measured: a 10-reason explanation
+    of 28 rows took 9.5 s with the default team and 0.4 s with one thread).
+    """
+    if not getattr(_numerics, "limited", False):
+        threadpool_limits(limits=1)
+        _numerics.limited = True
+
+
 @dataclass
 class _ActiveRule:
     rule: Rule
     compiled: CompiledRule | None
 
 
-def _active_rules(extra_features: list[str]) -> list[_ActiveRule]:
-    """Active rules, compiled. A rule that no longer compiles (it names a feature that was
-    removed, or was saved before its constants were bounded) is skipped and counted on the rule,
-    never allowed to stop scoring."""
+# Compiled active rules per feature set, reused for RULES_CACHE_SECONDS by the synchronous
+# /score (it must not read and compile every rule per request; a batch reads them afresh). A rule
+# saved or deleted in this process clears it at once (signals below); other processes see the
+# change within the TTL.
+RULES_CACHE_SECONDS = 2.0
+_rules_cache: dict[tuple[str, ...], tuple[float, list[_ActiveRule]]] = {}
+_rules_lock = threading.Lock()
+
+
+def _rules_changed(**_kwargs) -> None:
+    with _rules_lock:
+        _rules_cache.clear()
+
+
+post_save.connect(_rules_changed, sender=Rule, dispatch_uid="scoring.rules_cache.save")
+post_delete.connect(_rules_changed, sender=Rule, dispatch_uid="scoring.rules_cache.delete")
+
+
+def _active_rules(extra_features: list[str], *, max_age: float = 0.0) -> list[_ActiveRule]:
+    """Active rules, compiled (those compiled at most ``max_age`` seconds ago are reused). A
+    rule that no longer compiles (it names a feature that was removed, or was saved before its
+    constants were bounded) is skipped and counted on the rule, never allowed to stop scoring."""
+    key = tuple(extra_features)
+    now = time.monotonic()
+    with _rules_lock:
+        cached = _rules_cache.get(key)
+    if cached is not None and now - cached[0] < max_age:
+        return cached[1]
     active = []
     for rule in Rule.objects.filter(is_active=True).order_by("name"):
         try:
@@ -76,6 +119,8 @@ def _active_rules(extra_features: list[str]) -> list[_ActiveRule]:
             _record_rule_errors([_ActiveRule(rule=rule, compiled=None)], {0: exc.message})
             continue
         active.append(_ActiveRule(rule=rule, compiled=compiled))
+    with _rules_lock:
+        _rules_cache[key] = (now, active)
     return active
 
 
@@ -111,16 +156,22 @@ def _rule_reasons(
 
 
 def _shadow_scores(
-    challenger, history: pd.DataFrame, position: pd.Index, hits: RuleHits | None
+    challenger,
+    history: pd.DataFrame,
+    position: pd.Index,
+    hits: RuleHits | None,
+    behavioural: pd.DataFrame | None,
 ) -> np.ndarray | None:
     """The challenger's scores for the same batch (with the same rules), or None when it fails:
     shadow scoring must never stop the champion. Features are computed with the challenger's own
-    artifact (its learned tables and metadata keys may differ from the champion's); no query."""
+    artifact (its learned tables and metadata keys may differ from the champion's) on the
+    champion's behavioural block (``behavioural``, the same for every artifact); no query."""
     if challenger is None:
         return None
     mv, artifact = challenger
     try:
-        features = compute_features(history, artifact=artifact).loc[position]
+        features = compute_features(history, artifact=artifact, behavioural=behavioural)
+        features = features.loc[position]
         proba = predict_proba(artifact, features)
     except Exception:  # any failure of the shadow model only disables it
         logger.exception("Challenger %s could not score this batch", mv.version)
@@ -139,6 +190,23 @@ class _Scored:
     challenger_version: Any
 
 
+def _feature_rows(features: pd.DataFrame) -> list[dict[str, float | None]]:
+    """The stored ``features`` JSON of each row: rounded to 4 decimals, missing as null."""
+    names = list(features.columns)
+    values = np.round(features.to_numpy(dtype=float), 4).tolist()
+    return [
+        {name: (None if v != v else v) for name, v in zip(names, row, strict=True)}
+        for row in values
+    ]
+
+
+def _needs_metadata(active) -> bool:
+    return any(
+        model is not None and (model[1].get("feature_spec") or {}).get("metadata_keys")
+        for model in (active.champion, active.challenger)
+    )
+
+
 def _score_rows(batch: list[Transaction], active, rules: list[_ActiveRule]) -> _Scored:
     """Features, model, rules, reasons and shadow score of ``batch`` (one history query)."""
     model_version, artifact = active.champion
@@ -148,10 +216,11 @@ def _score_rows(batch: list[Transaction], active, rules: list[_ActiveRule]) -> _
         counterparty_ids={t.counterparty_id for t in batch},
         start=min(t.occurred_at for t in batch),
         end=max(t.occurred_at for t in batch),
+        metadata=_needs_metadata(active),
     )
-    features = compute_features(history, artifact=artifact)
+    all_features = compute_features(history, artifact=artifact)
     position = history.index[history["id"].isin(ids)]
-    features = features.loc[position]
+    features = all_features.loc[position]
     raw = history.loc[position]
     proba = predict_proba(artifact, features)
     model_scores = model_risk(artifact, proba)  # 0-100; one decimal with calibrated levels
@@ -162,10 +231,11 @@ def _score_rows(batch: list[Transaction], active, rules: list[_ActiveRule]) -> _
     scores = _with_rules(model_scores, hits)
     levels = risk_level_for(scores)
     reasons = explain(artifact, features, raw, proba)
-    shadow = _shadow_scores(active.challenger, history, position, hits)
+    behavioural = all_features if set(FEATURE_NAMES) <= set(all_features.columns) else None
+    shadow = _shadow_scores(active.challenger, history, position, hits, behavioural)
     challenger_version = active.challenger[0] if shadow is not None else None
     now = timezone.now()
-    feature_rows = features.round(4).replace({np.nan: None}).to_dict("records")
+    feature_rows = _feature_rows(features)
     updates = []
     case_hits: dict[str, CaseHit] = {}
     for i, (txn_id, account_id) in enumerate(zip(raw["id"], raw["account_id"], strict=True)):
@@ -315,7 +385,7 @@ def _write_scores(updates: list[Transaction]) -> None:
     )
 
 
-def transactions_score(*, transaction_ids: list[int]) -> ScoringOutcome:
+def transactions_score(*, transaction_ids: list[int], rules_max_age: float = 0.0) -> ScoringOutcome:
     """Score the still-pending transactions among ``transaction_ids`` with the champion model
     and the active rules; the challenger (if any) scores the same rows in shadow.
 
@@ -332,14 +402,16 @@ def transactions_score(*, transaction_ids: list[int]) -> ScoringOutcome:
     Poison is isolated: when the batch cannot be scored at once, its rows are scored one by one
     and a row that still fails is marked ``failed`` with the reason in ``error``. A rule that
     fails at run time is skipped for the batch and counted on the rule (``error_count``,
-    ``last_error``); the model's scores and the other rules still apply.
+    ``last_error``); the model's scores and the other rules still apply. ``rules_max_age``:
+    compiled rules at most this old may be reused instead of read (the synchronous path).
     """
     started = time.monotonic()  # for the scoring latency histogram
+    _single_threaded_numerics()
     active = models_active()
     if active.champion is None:
         raise NoChampionModelError("No champion model: run `manage.py train_model`.")
     model_version, artifact = active.champion
-    rules = _active_rules(list(artifact["feature_names"]))
+    rules = _active_rules(list(artifact["feature_names"]), max_age=rules_max_age)
     with transaction.atomic():
         unscorable = _fail_unscorable(transaction_ids)
         batch = list(
@@ -409,7 +481,7 @@ def transaction_score_now(*, item: object, api_key: ApiKey | None) -> Transactio
         ) from None
     if result.ids:
         try:
-            transactions_score(transaction_ids=result.ids)
+            transactions_score(transaction_ids=result.ids, rules_max_age=RULES_CACHE_SECONDS)
         except (NoChampionModelError, ModelIntegrityError) as exc:
             raise ScoringDeferredError(
                 f"{exc} The transaction is stored and will be scored later."

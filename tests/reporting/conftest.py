@@ -31,6 +31,7 @@ from django.core.cache import cache
 
 from fraudcases.models import Case, CaseTransaction, QAReview
 from fraudcases.reporting.filters import DashboardFilters
+from fraudcases.reporting.rollup import rollup_version
 from scoring.models import ModelVersion, Rule, Transaction
 from tests.factories import TransactionFactory
 
@@ -43,11 +44,19 @@ RANGE = DashboardFilters(start=date(2026, 11, 2), end=date(2026, 11, 4))
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache():
-    """Chart rows are cached per filter set; every test starts from an empty cache."""
+def _fresh_cache(settings):
+    """Chart rows are cached per filter set; every test starts from an empty cache. The
+    transaction rollups fold on every read that finds dirty days (no lag), so what a test
+    wrote is what the charts show."""
+    settings.REPORTING_ROLLUP_MAX_LAG_SECONDS = 0
     cache.clear()
     yield
     cache.clear()
+
+
+def fold() -> None:
+    """Fold the transactions written so far into the rollups, as the dashboard does first."""
+    rollup_version()
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ from django.core.management.base import BaseCommand
 from alerts.services.demo import alerts_demo_setup
 from alerts.services.dispatch import alerts_history_skip
 from fraudcases.management.demo_history import demo_case_history_seed
-from fraudcases.permissions import ADMIN, ROLES
+from fraudcases.permissions import ADMIN, INVESTIGATOR, ROLES, SUPERVISOR
+from fraudcases.services.routing import routing_demo_setup
 from scoring.models import ApiKey, Transaction
 from scoring.selectors import champion_model
 from scoring.services.apikeys import api_key_create
@@ -94,6 +95,9 @@ class Command(BaseCommand):
             skipped = alerts_history_skip(actor=admin, reason="Seeded demo history: no alerts.")
             self.stdout.write(f"Alerts start after the seeded history ({skipped} events skipped).")
         for created in alerts_demo_setup(actor=admin):
+            self.stdout.write(f"Created {created}.")
+        workers = [User.objects.get(username=role) for role in (INVESTIGATOR, SUPERVISOR)]
+        for created in routing_demo_setup(actor=admin, members=workers):
             self.stdout.write(f"Created {created}.")
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(

@@ -41,6 +41,8 @@
           var href = tr.getAttribute("data-href");
           if (!seen[href]) { seen[href] = true; fresh += 1; tr.classList.add("live-new"); }
         });
+        // app.js puts its j/k cursor back on the new rows.
+        body.dispatchEvent(new CustomEvent("queue:redrawn", { bubbles: true }));
         if (count) count.textContent = data.count + (data.count === 1 ? " case" : " cases");
         show(fresh ? fresh + " new" : "updated");
       })

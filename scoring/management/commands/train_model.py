@@ -58,9 +58,34 @@ class Command(BaseCommand):
                 + "; ".join(f"{n:,} ({why})" for why, n in s["skipped"].items())
             )
         metrics = outcome.trained.metrics
-        self.stdout.write("Hold-out metrics (latest share by time): " + json.dumps(metrics))
+        self._selection(s)
+        self.stdout.write("Validation metrics (latest share by time): " + json.dumps(metrics))
         if outcome.role == "challenger":
             self.stdout.write(
                 "It scores live traffic in shadow; compare it on /models/ and promote it with "
                 f"`manage.py promote_model {mv.version}`."
             )
+
+    def _selection(self, summary: dict) -> None:
+        """Which candidate serves, and every candidate's validation figures."""
+        selection = summary.get("selection", {})
+        validation = selection.get("validation")
+        if not validation:
+            self.stdout.write(selection.get("reason", "The ensemble serves."))
+            return
+        self.stdout.write(
+            f"Selected {selection['selected']} on the validation slice ({validation['rows']:,} "
+            f"rows, {validation['positives']:,} fraud, from {validation['from'][:19]}):"
+        )
+        for name, entry in selection["candidates"].items():
+            row = entry.get("validation") or {}
+            self.stdout.write(
+                f"  {name:<12} AP {row.get('average_precision') or 0:.3f}  "
+                f"ROC-AUC {row.get('roc_auc') or 0:.3f}  "
+                f"P@{row.get('alert_budget', 0):.1%} {row.get('precision_at_budget', 0):.3f}  "
+                f"R@{row.get('alert_budget', 0):.1%} {row.get('recall_at_budget', 0):.3f}"
+            )
+        meta = summary.get("metadata_features") or []
+        by = summary.get("metadata_selection", {}).get("by", "name")
+        if meta:
+            self.stdout.write(f"Metadata features ({len(meta)}, by {by}): {', '.join(meta)}")

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from fraudcases.models import AuditEvent
@@ -18,20 +14,7 @@ from scoring.ml import train
 from scoring.models import Transaction
 from scoring.selectors import transactions_frame
 
-
-def run(*args) -> tuple[str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    call_command("import_transactions", *args, "--no-progress", stdout=out, stderr=err)
-    return out.getvalue(), err.getvalue()
-
-
-def write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
-    with open(path, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
-
+from .import_helpers import run, write_csv
 
 CARD_HEADER = ["when", "card", "amt", "shop", "kind", "is_fraud", "first_name", "risk"]
 CARD_MAP = [
@@ -70,7 +53,9 @@ def card_file(tmp_path):
 
 @pytest.mark.django_db
 def test_bad_lines_are_reported_by_number_and_the_rest_is_imported(card_file):
-    out, err = run(str(card_file), *CARD_MAP)
+    # Lines 4, 5 and 8 are labelled fraud: without --on-bad-line skip the import is refused
+    # (tests/scoring/test_import_policies.py).
+    out, err = run(str(card_file), *CARD_MAP, "--on-bad-line", "skip")
     assert "line 3: amount:" in err
     assert "line 4: account_id:" in err
     assert "line 5: occurred_at: cannot read 'yesterday'" in err
@@ -78,6 +63,7 @@ def test_bad_lines_are_reported_by_number_and_the_rest_is_imported(card_file):
     assert "line 7: label 'maybe'" in err
     assert "line 8: amount:" in err  # "1,000.00" is not a decimal number
     assert "2 imported, 0 already present, 6 bad line(s)" in out
+    assert "3 line(s) labelled fraud were NOT imported (lines 4, 5, 8)" in out
     rows = {t.amount: t for t in Transaction.objects.all()}
     assert set(rows) == {Decimal("12.50"), Decimal("250.00")}
     first = rows[Decimal("12.50")]
@@ -95,9 +81,9 @@ def test_bad_lines_are_reported_by_number_and_the_rest_is_imported(card_file):
 
 @pytest.mark.django_db
 def test_reimporting_the_same_file_adds_nothing(card_file):
-    run(str(card_file), *CARD_MAP)
+    run(str(card_file), *CARD_MAP, "--on-bad-line", "skip")
     ids = set(Transaction.objects.values_list("external_id", flat=True))
-    out, _ = run(str(card_file), *CARD_MAP)
+    out, _ = run(str(card_file), *CARD_MAP, "--on-bad-line", "skip")
     assert "0 imported, 2 already present" in out
     assert set(Transaction.objects.values_list("external_id", flat=True)) == ids
 
@@ -158,10 +144,11 @@ def test_time_formats(tmp_path, time_format, value, timezone, expected):
 
 @pytest.mark.django_db
 def test_times_without_a_zone_need_timezone(tmp_path):
+    # One clear error that stops the import (it used to be one error per line and go on).
     path = write_csv(tmp_path / "t.csv", ["acct", "amount", "t"], [["a", "5", "2025-07-01 12:00"]])
-    out, err = run(str(path), "--map", "account_id=acct", "amount=amount", "occurred_at=t")
-    assert "line 2: occurred_at:" in err and "--timezone" in err
-    assert "0 imported" in out
+    with pytest.raises(CommandError, match=r"line 2: occurred_at .*--timezone"):
+        run(str(path), "--map", "account_id=acct", "amount=amount", "occurred_at=t")
+    assert not Transaction.objects.exists()
 
 
 @pytest.mark.django_db
@@ -193,9 +180,9 @@ def test_times_without_a_zone_need_timezone(tmp_path):
                 "amount=amount",
                 "occurred_at=t",
                 "--time-format",
-                "offset:d:2025-01-01",
+                "offset:w:2025-01-01",
             ],
-            "expected offset:<s|h>",
+            "expected offset:<ms|s|min|h|d>",
         ),
         (
             ["--map", "account_id=acct", "amount=amount", "occurred_at=t", "--time-format", "DMY"],
@@ -238,7 +225,7 @@ def test_score_enqueues_instead_of_storing_history(
         "scoring.tasks.score_batch.delay", lambda ids, request_id=None: sent.append(ids)
     )
     with django_capture_on_commit_callbacks(execute=True):
-        run(str(card_file), *CARD_MAP, "--score")
+        run(str(card_file), *CARD_MAP, "--score", "--on-bad-line", "skip")
     pending = Transaction.objects.filter(status=Transaction.Status.PENDING)
     assert pending.count() == 2 and sorted(i for batch in sent for i in batch) == sorted(
         p.id for p in pending
