@@ -11,8 +11,9 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from fraudcases.models import AuditEvent, Case
-from scoring.explain import reason_label
+from core.models import AuditEvent
+from fraudcases.models import Case
+from scoring.engine.explain import reason_label
 
 from .models import Delivery, EventType
 

@@ -27,7 +27,7 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from fraudcases.audit import PendingEvent, audit_record_many
+from core.audit import PendingEvent, audit_record_many
 from fraudcases.models import Case, CaseTransaction
 from fraudcases.reporting.dashboard import CHARTS
 from fraudcases.reporting.filters import default_filters

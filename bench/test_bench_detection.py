@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
-from scoring.explain import explain
-from scoring.features import compute_features
-from scoring.ml import predict_proba, train
-from scoring.synthetic import generate_history
+from scoring.engine.explain import explain
+from scoring.engine.features import compute_features
+from scoring.engine.ml import predict_proba, train
+from scoring.engine.synthetic import generate_history
 
 END = datetime(2026, 10, 1, tzinfo=UTC)
 

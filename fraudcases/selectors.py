@@ -13,11 +13,12 @@ from django.db.models import Count, Max, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from core.models import AuditEvent
+from core.permissions import INVESTIGATOR, SUPERVISOR, user_can
 from scoring.models import Transaction
 
 from .filters import CaseFilter, sla_q
-from .models import Attachment, AuditEvent, Case, Note
-from .permissions import INVESTIGATOR, SUPERVISOR, user_can
+from .models import Attachment, Case, Note
 from .workflow import CASE_ACTIONS, PAGE
 
 # Largest primary key the database holds: a longer number in a URL or form is "no such row".

@@ -9,10 +9,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
+from core import metrics
+from core.audit import PendingEvent, audit_record_many
 from scoring.models import Transaction
 
-from .. import metrics
-from ..audit import PendingEvent, audit_record_many
 from ..models import Case, CaseTransaction
 from ._common import LEVEL_RANK, SYSTEM_WORKER, _sla_due
 from .snooze import case_wake_event

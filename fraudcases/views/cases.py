@@ -15,13 +15,13 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.errors import ApplicationError
+from core.permissions import ADMIN, SUPERVISOR, user_can, user_roles
 from scoring.models import Transaction
 
 from .. import services, workflow
-from ..errors import ApplicationError
 from ..forms import AttachmentForm, BulkForm, action_form
 from ..models import Case
-from ..permissions import ADMIN, SUPERVISOR, user_can, user_roles
 from ..selectors import (
     attachment_get,
     case_account_history,

@@ -10,9 +10,9 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from core.audit import audit_record
 from scoring.models import ModelVersion, Transaction
 
-from ..audit import audit_record
 from ..quality.selectors import qa_pending_count
 from ..reporting.dashboard import CHARTS, CHARTS_BY_NAME, chart_rows, dashboard_charts
 from ..reporting.dashboard import dashboard_tiles as tiles_from

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fraudcases.audit import audit_record
-from fraudcases.errors import ApplicationError
+from core.audit import audit_record
+from core.errors import ApplicationError
 
-from ..fields import FRAUD_PATTERN_MAX_LENGTH, TRANSACTION_FIELDS
-from ..ml import file_sha256
+from ..engine.fields import FRAUD_PATTERN_MAX_LENGTH, TRANSACTION_FIELDS
+from ..engine.ml import file_sha256
 from ..models import Transaction
 from ..schema import validate_items
 from .ingest import transactions_store

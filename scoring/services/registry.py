@@ -20,11 +20,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from fraudcases.audit import audit_record
-from fraudcases.errors import ApplicationError, ConflictError
-from fraudcases.permissions import ensure_allowed
+from core.audit import audit_record
+from core.errors import ApplicationError, ConflictError
+from core.permissions import ensure_allowed
 
-from ..ml import (
+from ..engine.ml import (
     ModelIntegrityError,
     TrainedModel,
     file_sha256,
@@ -283,7 +283,7 @@ def model_train(
     ``policy``: ``auto`` makes it the champion when there is none, otherwise the challenger;
     ``promote`` makes it the champion; ``candidate`` only registers it. Raises ``ValueError`` when
     there are not enough labels to train, or when ``ALERT_BUDGETS`` is not a valid set of
-    alert budgets (levels are calibrated at training time, ``scoring.levels``).
+    alert budgets (levels are calibrated at training time, ``scoring.engine.levels``).
     """
     if policy not in ("auto", "promote", "candidate"):
         raise ValueError(f"Unknown policy {policy!r}")

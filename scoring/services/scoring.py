@@ -15,16 +15,16 @@ from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from fraudcases import metrics
-from fraudcases.errors import ApplicationError
+from core import metrics
+from core.errors import ApplicationError
 from fraudcases.services import CaseHit, cases_open_or_attach
 
 from ..bulk import update_rows
-from ..explain import MAX_REASONS, explain
-from ..features import compute_features
-from ..ml import ModelIntegrityError, model_risk, predict_proba
+from ..engine.explain import MAX_REASONS, explain
+from ..engine.features import compute_features
+from ..engine.ml import ModelIntegrityError, model_risk, predict_proba
+from ..engine.rules import RAW_FIELDS, CompiledRule, RuleError, RuleHits, compile_rule, rules_apply
 from ..models import ApiKey, RiskLevel, Rule, Transaction
-from ..rules import RAW_FIELDS, CompiledRule, RuleError, RuleHits, compile_rule, rules_apply
 from ..schema import STORABLE_MAX, STORABLE_MIN, BatchValidationError
 from ..selectors import history_frame, transaction_get_for_client
 from .ingest import transactions_submit
@@ -359,7 +359,7 @@ def transactions_score(*, transaction_ids: list[int]) -> ScoringOutcome:
             )
         if failed:
             metrics.transactions_failed(sources=[t.source for t in batch if t.id in failed])
-        if updates:  # counted once committed (fraudcases.metrics)
+        if updates:  # counted once committed (core.metrics)
             scored_ids = {u.id for u in updates}
             sources = [t.source for t in batch if t.id in scored_ids]
             metrics.transactions_scored(sources=sources, seconds=time.monotonic() - started)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from fraudcases.errors import ApplicationError
+from core.errors import ApplicationError
 from scoring.services.importer import MAPPABLE_FIELDS, ImportResult, transactions_import
 
 
