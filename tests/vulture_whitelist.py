@@ -119,3 +119,8 @@ started_at  # alerts/models.py
 _.total_amount  # fraudcases/views/cases.py
 _.total_currency  # fraudcases/views/cases.py
 _.valid_value  # fraudcases/forms.py
+_.exc_text  # core/logging.py (logging.Formatter reads it)
+case_merge  # fraudcases/services/merge.py (named by fraudcases/workflow.py)
+case_transaction_move  # fraudcases/services/merge.py (named by fraudcases/workflow.py)
+case_snooze  # fraudcases/services/snooze.py (named by fraudcases/workflow.py)
+case_wake  # fraudcases/services/snooze.py (named by fraudcases/workflow.py)
