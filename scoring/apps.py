@@ -10,7 +10,7 @@ class ScoringConfig(AppConfig):
     def ready(self) -> None:
         from core.metrics import collector_register
 
-        from . import permissions
+        from . import checks, permissions  # noqa: F401 (checks registers on import)
         from .metrics import ScoringStateCollector
 
         permissions.register()

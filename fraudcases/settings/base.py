@@ -227,6 +227,9 @@ INGEST_MAX_BATCH = 5000
 # Risk score (0-100) at or above which a level applies; high and critical open a case.
 RISK_LEVEL_THRESHOLDS = {"medium": 40, "high": 70, "critical": 90}
 CASE_OPEN_LEVELS = ("high", "critical")
+# Who receives a scored batch's risky transactions (scoring.hits), in the same transaction:
+# the case domain opens or updates cases. Named, so scoring imports nothing above it.
+SCORING_HITS_HANDLER = "fraudcases.services.opening.cases_open_or_attach"
 # A transaction still pending this long is assumed lost (worker or broker died) and re-enqueued.
 PENDING_SWEEP_AFTER_SECONDS = env.int("PENDING_SWEEP_AFTER_SECONDS", default=120)
 MAX_SCORING_ATTEMPTS = 5

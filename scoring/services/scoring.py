@@ -17,13 +17,13 @@ from django.utils import timezone
 
 from core import metrics
 from core.errors import ApplicationError
-from fraudcases.services import CaseHit, cases_open_or_attach
 
 from ..bulk import update_rows
 from ..engine.explain import MAX_REASONS, explain
 from ..engine.features import compute_features
 from ..engine.ml import ModelIntegrityError, model_risk, predict_proba
 from ..engine.rules import RAW_FIELDS, CompiledRule, RuleError, RuleHits, compile_rule, rules_apply
+from ..hits import CaseHit, hits_hand_on
 from ..models import ApiKey, RiskLevel, Rule, Transaction
 from ..schema import STORABLE_MAX, STORABLE_MIN, BatchValidationError
 from ..selectors import history_frame, transaction_get_for_client
@@ -365,7 +365,7 @@ def transactions_score(*, transaction_ids: list[int]) -> ScoringOutcome:
             metrics.transactions_scored(sources=sources, seconds=time.monotonic() - started)
         if scored is not None and scored.rule_errors:
             _record_rule_errors(rules, scored.rule_errors)
-        cases = cases_open_or_attach(hits=list(scored.case_hits.values())) if scored else []
+        cases = hits_hand_on(hits=list(scored.case_hits.values())) if scored else []
     challenger_version = scored.challenger_version if scored is not None else None
     logger.info(
         "Scored %d transactions with %s%s; %d failed; %d rule hit(s); %d case(s) opened or updated",
