@@ -20,7 +20,7 @@ $(VENV)/bin/activate:
 	$(PY) -m pip install --quiet --upgrade pip
 
 # Installs are hash-checked from the locks (what CI tests is what users install); the locks are
-# made from requirements*.txt by `make lock`, and tests/test_requirements_lock.py fails when a
+# made from requirements*.txt by `make lock`, and tests/project/test_requirements_lock.py fails when a
 # pin in requirements*.txt is missing from them.
 $(VENV)/.installed: requirements.lock $(VENV)/bin/activate
 	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
@@ -110,7 +110,7 @@ lint: install-dev
 # the apps (pylint's duplicate-code, migrations aside).
 layering: install-dev
 	$(VENV)/bin/lint-imports --no-cache
-	$(VENV)/bin/pylint fraudcases scoring alerts
+	$(VENV)/bin/pylint core fraudcases scoring alerts
 
 # Unused functions, classes and attributes (vulture; what Django finds by name is in
 # pyproject.toml and tests/vulture_whitelist.py). Not part of `make test`: a list to act on.

@@ -3,7 +3,7 @@
 The master points its workers at one metrics directory for this server (``web-<bind>`` under
 ``METRICS_DIR``), emptied when the server starts, before any worker is forked and before
 prometheus-client is imported anywhere; a worker that exits drops its live gauges. See
-``fraudcases/metrics_process.py`` (loaded by path: importing the ``fraudcases`` package here
+``core/metrics_process.py`` (loaded by path: importing the ``fraudcases`` package here
 would load the Celery app and its settings in the master).
 """
 
@@ -11,7 +11,7 @@ import importlib.util
 from pathlib import Path
 
 _spec = importlib.util.spec_from_file_location(
-    "fraudcases_metrics_process", Path(__file__).resolve().parent / "fraudcases/metrics_process.py"
+    "fraudcases_metrics_process", Path(__file__).resolve().parent / "core/metrics_process.py"
 )
 _metrics_process = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_metrics_process)

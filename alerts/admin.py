@@ -10,8 +10,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils import timezone
 
-from fraudcases.admin_rules import ModelRule, RoleModelAdmin, Write, admin_rule, service_action
-from fraudcases.roles import ADMIN, SUPERVISOR
+from core.admin_rules import ModelRule, RoleModelAdmin, Write, admin_rule, service_action
+from core.roles import ADMIN, SUPERVISOR
 
 from .forms import PauseForm
 from .models import AlertRule, Channel, Delivery, DeliveryAttempt, EventType

@@ -12,7 +12,11 @@ class AlertsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from fraudcases.audit import audit_events_committed
+        from core.audit import audit_events_committed
+
+        from . import permissions
+
+        permissions.register()
 
         audit_events_committed.connect(
             case_events_committed, dispatch_uid="alerts.case_events_committed"
@@ -24,8 +28,8 @@ def case_events_committed(sender, event_ids: list[int], **kwargs) -> None:
     them. A broker failure is logged only; the sweep routes what this missed."""
     from kombu.exceptions import KombuError
 
-    from fraudcases.middleware import current_request_id
-    from fraudcases.models import AuditEvent
+    from core.middleware import current_request_id
+    from core.models import AuditEvent
 
     from .models import AUDIT_ACTION_EVENTS
     from .tasks import dispatch_events

@@ -6,7 +6,7 @@ from django import forms
 from django.conf import settings
 
 from fraudcases.models import Case
-from scoring.explain import REASON_LABELS, reason_label
+from scoring.engine.explain import REASON_LABELS, reason_label
 from scoring.models import RiskLevel, Rule
 
 from .models import SUBSCRIBABLE_EVENTS, Channel, Delivery, EventType

@@ -12,8 +12,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from fraudcases.models import AccountAction, AuditEvent, Case
-from scoring.explain import reason_label
+from core.models import AuditEvent
+from fraudcases.models import AccountAction, Case
+from scoring.engine.explain import reason_label
 
 from .models import ACCOUNT_ACTION_EVENTS, Delivery, EventType
 

@@ -190,7 +190,7 @@ class Delivery(models.Model):
         related_name="alert_deliveries",
     )
     event = models.ForeignKey(
-        "fraudcases.AuditEvent",
+        "core.AuditEvent",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
@@ -273,7 +273,7 @@ class DispatchedEvent(models.Model):
     """A case audit event that has been routed (once: the primary key is the event)."""
 
     event = models.OneToOneField(
-        "fraudcases.AuditEvent",
+        "core.AuditEvent",
         primary_key=True,
         on_delete=models.PROTECT,
         related_name="alert_dispatch",

@@ -11,8 +11,8 @@ from django.conf import settings
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
+from core.permissions import user_can
 from fraudcases.models import Case, CaseTransaction
-from fraudcases.permissions import user_can
 
 from .models import AlertRule, Channel, Delivery, DeliveryAttempt
 from .routing import CaseFacts, rule_matches

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from fraudcases.middleware import current_request_id
+from core.middleware import current_request_id
 
 from .services import alert_events_dispatch, alerts_sweep, delivery_attempt
 

@@ -19,8 +19,8 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from fraudcases.errors import ApplicationError
-from fraudcases.permissions import user_can
+from core.errors import ApplicationError
+from core.permissions import user_can
 from fraudcases.views.common import allowed
 
 from .forms import AlertRuleForm, ChannelForm, DeliveryFilterForm, PauseForm

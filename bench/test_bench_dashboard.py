@@ -44,7 +44,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from fraudcases.audit import PendingEvent, audit_record_many
+from core.audit import PendingEvent, audit_record_many
 from fraudcases.models import Case, CaseTransaction, QAReview
 from fraudcases.reporting import rollup
 from fraudcases.reporting.dashboard import CHARTS

@@ -26,11 +26,11 @@ import pandas as pd
 import pytest
 
 from bench.datasets import registry
-from scoring.evaluation import evaluate
-from scoring.explain import explain
-from scoring.features import compute_features
-from scoring.ml import predict_proba, train
-from scoring.synthetic import generate_history
+from scoring.engine.evaluation import evaluate
+from scoring.engine.explain import explain
+from scoring.engine.features import compute_features
+from scoring.engine.ml import predict_proba, train
+from scoring.engine.synthetic import generate_history
 
 END = datetime(2026, 10, 1, tzinfo=UTC)
 RESULTS = Path(__file__).resolve().parent / "results"

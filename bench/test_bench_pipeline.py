@@ -42,13 +42,13 @@ from rest_framework.test import APIClient
 
 from fraudcases.celery import app
 from scoring.bulk import _copy_in
-from scoring.features import compute_features
+from scoring.engine.features import compute_features
+from scoring.engine.ml import predict_proba, save_artifact, train
+from scoring.engine.synthetic import generate_history
 from scoring.management.commands.generate_transactions import frame_to_items
-from scoring.ml import predict_proba, save_artifact, train
 from scoring.models import ModelVersion, Transaction, WorkerHeartbeat
 from scoring.services.apikeys import api_key_create
 from scoring.services.ingest import transactions_store
-from scoring.synthetic import generate_history
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"

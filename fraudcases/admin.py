@@ -3,7 +3,7 @@
 Investigators and supervisors triage cases here within their role (list, filters, search, and the
 workflow's actions, which call the same services as the pages); admins manage people, tags and
 API tokens through audited services; auditors read. Who may do what per model is declared with
-``admin_rule`` (``fraudcases.admin_rules``) and rendered in docs/workflow.md.
+``admin_rule`` (``core.admin_rules``) and rendered in docs/workflow.md.
 """
 
 from __future__ import annotations
@@ -21,26 +21,25 @@ from django.urls import reverse
 from rest_framework.authtoken import admin as authtoken_admin  # noqa: F401  (registers first)
 from rest_framework.authtoken.models import TokenProxy
 
-from . import services
-from .admin_rules import READ_ALL, ModelRule, RoleModelAdmin, Write, admin_rule, service_action
-from .forms import ReasonForm, action_form
-from .models import (
-    Attachment,
-    AuditCheck,
-    AuditEvent,
-    Case,
-    CaseTransaction,
-    LoginFailure,
-    Note,
-    Tag,
+from core.admin_rules import (
+    READ_ALL,
+    ModelRule,
+    ReadOnlyAdmin,
+    RoleModelAdmin,
+    Write,
+    admin_rule,
+    service_action,
 )
-from .permissions import user_can
-from .roles import ADMIN, AUDITOR, INVESTIGATOR, ROLES, SUPERVISOR
+from core.permissions import user_can
+from core.roles import ADMIN, INVESTIGATOR, ROLES, SUPERVISOR
+
+from . import services
+from .forms import ReasonForm, action_form
+from .models import Attachment, Case, CaseTransaction, Note, Tag
 from .workflow import ADMIN_SITE, CaseAction, actions_on
 
 CASE_WORKERS = frozenset({INVESTIGATOR, SUPERVISOR})
 ADMINS = frozenset({ADMIN})
-ADMINS_AUDITORS = frozenset({ADMIN, AUDITOR})
 TAG_KEEPERS = frozenset({SUPERVISOR, ADMIN})
 
 
@@ -261,46 +260,6 @@ admin_rule(
         actions={"delete_tags": Write(roles=TAG_KEEPERS, audit=("tag.delete",))},
     ),
 )
-
-
-# --- Read-only records ----------------------------------------------------------------------
-
-
-class ReadOnlyAdmin(RoleModelAdmin):
-    """Records written by the system (or append-only): shown, never changed here."""
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-
-@admin.register(LoginFailure)
-class LoginFailureAdmin(ReadOnlyAdmin):
-    list_display = ("username", "ip_address", "created_at")
-    search_fields = ("username", "ip_address")
-
-
-admin_rule("fraudcases.loginfailure", ModelRule(view=ADMINS_AUDITORS))
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
-    """Read-only: the audit log is append-only everywhere, the admin included."""
-
-    list_display = ("created_at", "actor_label", "action", "object_type", "object_id", "request_id")
-    list_filter = ("action", "object_type")
-    search_fields = ("actor_label", "object_id", "request_id", "note")
-
-
-admin_rule("fraudcases.auditevent", ModelRule(view=ADMINS_AUDITORS))
-
-
-@admin.register(AuditCheck)
-class AuditCheckAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "ok", "checked", "reason")
-    list_filter = ("ok",)
-
-
-admin_rule("fraudcases.auditcheck", ModelRule(view=ADMINS_AUDITORS))
 
 
 # --- People, roles, API tokens ----------------------------------------------------------------

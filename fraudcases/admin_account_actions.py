@@ -9,7 +9,8 @@ import itertools
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 
-from .admin_rules import READ_ALL, ModelRule, RoleModelAdmin, admin_rule
+from core.admin_rules import READ_ALL, ModelRule, RoleModelAdmin, admin_rule
+
 from .models import AccountAction, Case
 
 _walk_ids = itertools.count(1)

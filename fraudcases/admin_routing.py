@@ -1,7 +1,8 @@
 """Routing in the Django admin: queues (admins), memberships (supervisors and admins) and duty
 flags (supervisors and admins, for anyone). Every write goes through
 ``fraudcases.services.routing`` and leaves its audit event; a bad queue definition is a form
-error. Registered from ``fraudcases.admin``; the rules are walked by ``tests/test_admin_walk.py``.
+error. Registered from ``fraudcases.admin``; the rules are walked by
+``tests/project/test_admin_walk.py``.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.http import HttpResponseRedirect
 
-from .admin_rules import READ_ALL, ModelRule, RoleModelAdmin, Write, admin_rule
-from .errors import ApplicationError
+from core.admin_rules import READ_ALL, ModelRule, RoleModelAdmin, Write, admin_rule
+from core.errors import ApplicationError
+from core.roles import ADMIN, INVESTIGATOR, SUPERVISOR
+
 from .models import CaseQueue, InvestigatorDuty, QueueMembership
 from .queue_criteria import criteria_summary
-from .roles import ADMIN, INVESTIGATOR, SUPERVISOR
 from .selectors import users_who_work_cases
 from .services import routing
 

@@ -2,24 +2,17 @@ from django.apps import AppConfig
 
 
 class FraudcasesConfig(AppConfig):
-    """The case domain: cases, notes, attachments, tags and the audit log."""
+    """The case domain: cases, notes, attachments, tags, quality review and reports."""
 
     name = "fraudcases"
     verbose_name = "Cases"
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django.db.backends.signals import connection_created
+        from . import permissions
 
-        from .runtime import runtime_dirs_prepare, sqlite_files_private
-
-        # Start-up, not settings import: make VAR_DIR and the directories below it (mode 700).
-        runtime_dirs_prepare()
-        connection_created.connect(sqlite_files_private, dispatch_uid="fraudcases-sqlite-mode")
-        # SQLite's append-only audit triggers ask a function each connection must have.
-        from .audit import install_sqlite_guard
-
-        install_sqlite_guard()
+        # The case actions' roles and object rules join the one permission table (core).
+        permissions.register()
         # Closures are sampled for quality review as soon as they commit (beat sweeps too).
         from .quality import receivers
 

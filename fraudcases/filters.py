@@ -23,9 +23,9 @@ from django.db.models import DecimalField, F, OuterRef, Q, QuerySet, Subquery, S
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from core.datetimes import filter_datetime_utc
 from scoring.models import Transaction
 
-from .datetimes import filter_datetime_utc
 from .models import Case, CaseQueue, CaseTransaction
 
 # Sort keys the queue accepts: every column, both directions (``-key`` reverses ``key``).

@@ -6,9 +6,9 @@ from functools import cache
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth.forms import AuthenticationForm
 
-from .datetimes import filter_datetime_utc
+from core.datetimes import filter_datetime_utc
+
 from .models import Case
 from .selectors import MAX_ID, users_who_work_cases
 from .workflow import BULK_ACTIONS, BULK_BY_SLUG, BY_SLUG, TEXT_MAX, CaseAction, Input
@@ -187,13 +187,3 @@ class AuditFilterForm(forms.Form):
             # A bare date means "through the end of that day".
             data["until"] = until.replace(hour=23, minute=59, second=59)
         return data
-
-
-class LockoutAuthenticationForm(AuthenticationForm):
-    error_messages = {
-        **AuthenticationForm.error_messages,
-        "locked": (
-            "Too many failed sign-ins for this username from your address. Try again after "
-            "%(until)s UTC (in about %(minutes)d minutes)."
-        ),
-    }

@@ -34,7 +34,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from scoring.explain import REASON_LABELS, RULE_PREFIX
+from scoring.engine.explain import REASON_LABELS, RULE_PREFIX
 
 PRIORITIES = ("low", "medium", "high", "critical")
 LIST_KEYS = ("priority", "risk_level", "reason_codes", "channel", "merchant_category", "country")

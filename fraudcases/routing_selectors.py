@@ -10,8 +10,9 @@ from typing import Any
 from django.db.models import Case as Choose
 from django.db.models import Count, F, IntegerField, Q, QuerySet, Value, When
 
+from core.permissions import user_can
+
 from .models import Case, CaseQueue, InvestigatorDuty, QueueMembership
-from .permissions import user_can
 
 
 def user_queue_ids(*, user) -> list[int]:

@@ -10,14 +10,14 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Max, Q, QuerySet
-from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from core.models import AuditEvent
+from core.permissions import INVESTIGATOR, SUPERVISOR, user_can
 from scoring.models import Transaction
 
 from .filters import CaseFilter, sla_q
-from .models import Attachment, AuditEvent, Case, Note
-from .permissions import INVESTIGATOR, SUPERVISOR, user_can
+from .models import Attachment, Case, Note
 from .workflow import CASE_ACTIONS, PAGE
 
 # Largest primary key the database holds: a longer number in a URL or form is "no such row".
@@ -241,63 +241,6 @@ def supervisor_overview(*, user) -> dict[str, Any]:
         ),
         "workload": workload(user=user),
         "unassigned": base.filter(status=Case.Status.NEW, assignee__isnull=True).count(),
-    }
-
-
-def dashboard_stats(*, user, days: int = 14) -> dict[str, Any]:
-    """Figures for ``/dashboard/``."""
-    if not user_can(user, "dashboard.view"):
-        return {}
-    now = timezone.now()
-    cases = case_list(user=user).order_by()
-    open_cases = cases.filter(status__in=Case.OPEN_STATUSES)
-    by_prio_status: dict[str, dict[str, int]] = {
-        p: {s: 0 for s in Case.OPEN_STATUSES} for p in Case.Priority.values
-    }
-    for row in open_cases.values("priority", "status").annotate(n=Count("id")):
-        by_prio_status[row["priority"]][row["status"]] = row["n"]
-    start = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    per_day_raw = dict(
-        cases.filter(created_at__gte=start)
-        .annotate(day=TruncDate("created_at"))
-        .values_list("day")
-        .annotate(n=Count("id"))
-        .values_list("day", "n")
-    )
-    per_day = []
-    for i in range(days):
-        day = (start + timedelta(days=i)).date()
-        per_day.append({"day": day, "n": per_day_raw.get(day, 0)})
-    closed = dict(
-        cases.filter(status=Case.Status.CLOSED)
-        .values_list("disposition")
-        .annotate(n=Count("id"))
-        .values_list("disposition", "n")
-    )
-    closed_total = sum(closed.values())
-    confirmed = closed.get(Case.Disposition.FRAUD_CONFIRMED, 0)
-    scored = Transaction.objects.filter(
-        status=Transaction.Status.SCORED, scored_at__gte=now - timedelta(hours=1)
-    )
-    scored_by_level = dict(
-        scored.order_by()
-        .values_list("risk_level")
-        .annotate(n=Count("id"))
-        .values_list("risk_level", "n")
-    )
-    return {
-        "open_total": open_cases.count(),
-        "by_priority_status": by_prio_status,
-        "sla_breached": open_cases.filter(due_at__lte=now).count(),
-        "per_day": per_day,
-        "per_day_max": max((d["n"] for d in per_day), default=0),
-        "closed_total": closed_total,
-        "closed_by_disposition": closed,
-        "fraud_confirmed": confirmed,
-        "precision": (confirmed / closed_total) if closed_total else None,
-        "workload": workload(user=user),
-        "scored_last_hour": sum(scored_by_level.values()),
-        "scored_last_hour_by_level": scored_by_level,
     }
 
 

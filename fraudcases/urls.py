@@ -6,12 +6,14 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from core import views as core_views
+
 from . import views
 from .views import account_actions, overview, qa, reports, routing
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/cases/", permanent=False)),
-    path("accounts/login/", views.LoginView.as_view(), name="login"),
+    path("accounts/login/", core_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("cases/", views.case_queue, name="case-queue"),
     path("cases/live/", views.case_queue_live, name="case-queue-live"),

@@ -4,7 +4,7 @@ Each :class:`CaseAction` says from which statuses it may be taken, by which role
 (note, disposition, reason, assignee…), which service runs it, which audit action codes it leaves
 and how it is labelled. Everything else derives from this table:
 
-- ``fraudcases.permissions.ACTION_ROLES`` (the case actions' roles) and the object-level rules
+- ``core.permissions.ACTION_ROLES`` (the case actions' roles) and the object-level rules
   (``owned``, ``supervisor_stage``, ``not_own_closure``);
 - the status checks in ``fraudcases.services.transitions``;
 - the actions a page offers (``fraudcases.selectors.case_available_actions``), the page forms
@@ -25,8 +25,9 @@ from typing import Any
 
 from django.utils.module_loading import import_string
 
+from core.roles import ADMIN, AUDITOR, INVESTIGATOR, SUPERVISOR
+
 from .models import Case
-from .roles import ADMIN, AUDITOR, INVESTIGATOR, SUPERVISOR
 
 S = Case.Status
 ALL_STATUSES = frozenset(S.values)

@@ -1,12 +1,12 @@
 """Scoring records in the admin: read-only, except API keys (rename, revoke) and detection rules,
-which change only through their audited services. Rules per role: ``fraudcases.admin_rules``."""
+which change only through their audited services. Rules per role: ``core.admin_rules``."""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
 
-from fraudcases.admin_rules import (
+from core.admin_rules import (
     READ_ALL,
     ModelRule,
     RoleModelAdmin,
@@ -14,9 +14,9 @@ from fraudcases.admin_rules import (
     admin_rule,
     service_action,
 )
-from fraudcases.roles import ADMIN, AUDITOR, SUPERVISOR
+from core.roles import ADMIN, AUDITOR, SUPERVISOR
 
-from .fields import SUMMARY_FIELDS
+from .engine.fields import SUMMARY_FIELDS
 from .models import (
     ApiKey,
     DriftReport,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
+from .engine.rules import RAW_FIELDS, RuleError, allowed_names, compile_rule
 from .models import Rule
-from .rules import RAW_FIELDS, RuleError, allowed_names, compile_rule
 
 
 class RuleForm(forms.ModelForm):

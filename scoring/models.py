@@ -16,7 +16,7 @@ class RiskLevel(models.TextChoices):
     CRITICAL = "critical", "Critical"
 
 
-# A displayed risk is 0-100 with one decimal (``scoring.levels.display_risk``).
+# A displayed risk is 0-100 with one decimal (``scoring.engine.levels.display_risk``).
 RISK_SCORE_VALIDATORS = [MinValueValidator(0.0), MaxValueValidator(100.0)]
 
 

@@ -39,9 +39,9 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from fraudcases.errors import ApplicationError
+from core.errors import ApplicationError
 
-from .fields import REQUIRED_FIELDS, TEXT_FIELDS, TRANSACTION_FIELDS
+from .engine.fields import REQUIRED_FIELDS, TEXT_FIELDS, TRANSACTION_FIELDS
 
 CURRENCIES = frozenset(c.alpha_3 for c in pycountry.currencies)
 COUNTRIES = frozenset(c.alpha_2 for c in pycountry.countries)

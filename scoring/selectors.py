@@ -13,11 +13,11 @@ from django.db.models import BigIntegerField, Count, F, FloatField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 
-from fraudcases.permissions import user_can
+from core.permissions import user_can
 
 from .bulk import fetch_rows_binary
-from .features import INPUT_COLUMNS, LOOKBACK
-from .fields import TRANSACTION_FIELDS
+from .engine.features import INPUT_COLUMNS, LOOKBACK
+from .engine.fields import TRANSACTION_FIELDS
 from .models import (
     DriftReport,
     EvaluationReport,
@@ -297,7 +297,8 @@ def evaluation_reports_for_user(*, user) -> QuerySet:
 def training_frame() -> pd.DataFrame:
     """``transactions_frame`` over the rows training and evaluation can read: rows stored with a
     time outside what pandas holds (before the ingestion bounds existed) are not read at all,
-    and counted in ``frame.attrs["skipped"]`` (``scoring.features.usable_rows`` adds the rest)."""
+    and counted in ``frame.attrs["skipped"]`` (``scoring.engine.features.usable_rows`` adds the
+    rest)."""
     everything = Transaction.objects.all()
     readable = Q(occurred_at__gte=STORABLE_MIN, occurred_at__lt=STORABLE_MAX)
     outside = everything.exclude(readable).count()

@@ -9,9 +9,9 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from fraudcases.middleware import current_request_id
+from core.middleware import current_request_id
 
-from .ml import ModelIntegrityError
+from .engine.ml import ModelIntegrityError
 from .services.drift import drift_report_create
 from .services.ingest import transactions_requeue_stale
 from .services.registry import model_train

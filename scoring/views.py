@@ -14,8 +14,8 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from fraudcases.errors import ApplicationError
-from fraudcases.permissions import user_can
+from core.errors import ApplicationError
+from core.permissions import user_can
 
 from .forms import ConfirmForm, RuleForm
 from .models import ModelVersion

@@ -12,12 +12,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
 
-from fraudcases.permissions import ROLES
-from scoring.ml import file_sha256, save_artifact, train
+from core.permissions import ROLES
+from scoring.engine.ml import file_sha256, save_artifact, train
+from scoring.engine.synthetic import generate_history
 from scoring.models import ModelVersion
 from scoring.services.apikeys import api_key_create
 from scoring.services.registry import champion_cache
-from scoring.synthetic import generate_history
 
 TRAIN_END = datetime(2026, 10, 1, tzinfo=UTC)
 
@@ -42,6 +42,32 @@ def make_user(roles):
         return user
 
     return make
+
+
+@pytest.fixture
+def people(make_user):
+    """One person per role (two investigators, two supervisors) and one without a role.
+
+    Keys by short and by role name: ``inv``/``investigator``, ``inv2``/``investigator2``,
+    ``sup``/``supervisor``, ``sup2``/``supervisor2``, ``admin``, ``aud``/``auditor``, ``nobody``.
+    """
+    inv, inv2 = make_user("investigator", "inv"), make_user("investigator", "inv2")
+    sup, sup2 = make_user("supervisor", "sup"), make_user("supervisor", "sup2")
+    aud = make_user("auditor", "aud")
+    return {
+        "inv": inv,
+        "investigator": inv,
+        "inv2": inv2,
+        "investigator2": inv2,
+        "sup": sup,
+        "supervisor": sup,
+        "sup2": sup2,
+        "supervisor2": sup2,
+        "admin": make_user("admin", "adm"),
+        "aud": aud,
+        "auditor": aud,
+        "nobody": make_user(None, "nobody"),
+    }
 
 
 @pytest.fixture

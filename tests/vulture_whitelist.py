@@ -7,14 +7,14 @@ is dead: remove it (do not add it here unless something really finds it by name)
 
 # ruff: noqa
 
-_.__qualname__  # fraudcases/admin_rules.py
-_._account_takeover  # scoring/synthetic.py
-_._card_testing  # scoring/synthetic.py
-_._new_geography  # scoring/synthetic.py
-_._unusual_amount  # scoring/synthetic.py
-_._unusual_time  # scoring/synthetic.py
-_._velocity_burst  # scoring/synthetic.py
-add_data  # fraudcases/admin_rules.py
+_.__qualname__  # core/admin_rules.py
+_._account_takeover  # scoring/engine/synthetic.py
+_._card_testing  # scoring/engine/synthetic.py
+_._new_geography  # scoring/engine/synthetic.py
+_._unusual_amount  # scoring/engine/synthetic.py
+_._unusual_time  # scoring/engine/synthetic.py
+_._velocity_burst  # scoring/engine/synthetic.py
+add_data  # core/admin_rules.py
 add_transaction_components  # scoring/api/openapi.py
 added_at  # fraudcases/models.py
 age  # fraudcases/filters.py
@@ -28,7 +28,7 @@ batched_into  # alerts/models.py
 challenger_model_version  # scoring/models.py
 challenger_score  # scoring/models.py
 champion_cache  # scoring/services/registry.py
-change_data  # fraudcases/admin_rules.py
+change_data  # core/admin_rules.py
 closed_per_day  # fraudcases/reporting/kpis.py
 _.closed_per_day  # fraudcases/reporting/kpis.py
 closure_requested_by  # fraudcases/models.py
@@ -39,7 +39,7 @@ _.current_app  # fraudcases/admin.py
 _.daemon_threads  # alerts/management/commands/alerts_receiver.py
 date_from  # fraudcases/reporting/filters.py
 date_to  # fraudcases/reporting/filters.py
-datefmt  # fraudcases/logging.py
+datefmt  # core/logging.py
 DELIVERY_FILTERS  # alerts/selectors.py
 _.disabled  # alerts/forms.py, fraudcases/admin.py
 dispatched_at  # alerts/models.py
@@ -47,12 +47,12 @@ encode_transaction  # scoring/streams/messages.py
 error_count  # scoring/models.py
 escalation_rate  # fraudcases/reporting/kpis.py
 _.escalation_rate  # fraudcases/reporting/kpis.py
-example  # fraudcases/admin_rules.py
+example  # core/admin_rules.py
 finished_at  # alerts/models.py
-formsets  # fraudcases/admin_rules.py
+formsets  # core/admin_rules.py
 fp  # alerts/transport.py
 generator  # scoring/api/openapi.py
-head_seq  # fraudcases/audit.py
+head_seq  # core/audit.py
 holdout_share  # scoring/models.py
 _.idempotency_key  # alerts/admin.py, alerts/services/channels.py
 idempotency_key  # alerts/models.py
@@ -67,8 +67,8 @@ last_status_code  # alerts/models.py
 _.last_status_code  # alerts/services/delivery.py
 last_success  # alerts/selectors.py
 latitude  # scoring/models.py
-LEGACY_BROKEN_OVERRIDE  # fraudcases/audit.py
-logging_config  # fraudcases/logging.py
+LEGACY_BROKEN_OVERRIDE  # core/audit.py
+logging_config  # core/logging.py
 longitude  # scoring/models.py
 matched  # alerts/selectors.py
 matched_count  # alerts/selectors.py
@@ -76,7 +76,7 @@ median_handling_hours  # fraudcases/reporting/kpis.py
 _.median_handling_hours  # fraudcases/reporting/kpis.py
 merged_into  # fraudcases/models.py
 _.merged_into  # fraudcases/services/merge.py
-mtime_ns  # fraudcases/audit.py
+mtime_ns  # core/audit.py
 _.n_transactions  # fraudcases/views/cases.py
 newurl  # alerts/transport.py
 open_deliveries  # alerts/selectors.py
@@ -89,7 +89,7 @@ priority_rank  # fraudcases/models.py
 _.priority_rank  # fraudcases/models.py
 public  # scoring/api/openapi.py
 raised  # scoring/services/rules.py
-RECORD_KEYS  # scoring/synthetic.py
+RECORD_KEYS  # scoring/engine/synthetic.py
 req  # alerts/transport.py
 response_excerpt  # alerts/models.py
 reviewed_at  # fraudcases/models.py
@@ -104,7 +104,7 @@ scored_at  # scoring/models.py
 scoring_attempts  # scoring/models.py
 sent_at  # alerts/models.py
 _.sent_at  # alerts/services/delivery.py
-_.short_description  # fraudcases/admin_rules.py
+_.short_description  # core/admin_rules.py
 _.site_header  # fraudcases/admin.py
 _.site_title  # fraudcases/admin.py
 sla  # fraudcases/filters.py
@@ -129,3 +129,8 @@ check_approval_policy  # fraudcases/services/account_actions.py (@checks.registe
 _.decision_note  # fraudcases/services/account_actions.py (templates/cases/_account_actions.html)
 _.delivered_at  # fraudcases/services/account_actions.py (templates/cases/_account_actions.html)
 _.result_detail  # fraudcases/services/account_actions.py (templates/cases/_account_actions.html)
+_.exc_text  # core/logging.py (logging.Formatter reads it)
+case_merge  # fraudcases/services/merge.py (named by fraudcases/workflow.py)
+case_transaction_move  # fraudcases/services/merge.py (named by fraudcases/workflow.py)
+case_snooze  # fraudcases/services/snooze.py (named by fraudcases/workflow.py)
+case_wake  # fraudcases/services/snooze.py (named by fraudcases/workflow.py)

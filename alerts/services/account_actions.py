@@ -16,7 +16,7 @@ commit together.
 
 from __future__ import annotations
 
-from fraudcases.models import AuditEvent
+from core.models import AuditEvent
 from fraudcases.services.account_actions import (
     account_action_delivered,
     account_action_delivery_failed,

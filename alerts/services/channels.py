@@ -14,9 +14,9 @@ from django.core.validators import URLValidator, validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from fraudcases.audit import audit_record
-from fraudcases.errors import ApplicationError, ConflictError
-from fraudcases.permissions import ensure_allowed
+from core.audit import audit_record
+from core.errors import ApplicationError, ConflictError
+from core.permissions import ensure_allowed
 
 from ..models import SUBSCRIBABLE_EVENTS, AlertRule, Channel, Delivery, EventType
 from ..routing import zone

@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from celery import current_app as app
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -21,12 +22,11 @@ from django.db.models import F
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
-from fraudcases import metrics
-from fraudcases.audit import audit_record
-from fraudcases.celery import app
-from fraudcases.errors import ApplicationError, ConflictError
-from fraudcases.middleware import current_request_id
-from fraudcases.permissions import ensure_allowed
+from core import metrics
+from core.audit import audit_record
+from core.errors import ApplicationError, ConflictError
+from core.middleware import current_request_id
+from core.permissions import ensure_allowed
 
 from ..messages import delivery_payload, email_message, json_body, slack_message, test_payload
 from ..models import Channel, Delivery, DeliveryAttempt, EventType

@@ -16,8 +16,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from fraudcases.audit import audit_record
-from fraudcases.models import AuditEvent, Case
+from core.audit import audit_record
+from core.models import AuditEvent
+from fraudcases.models import Case
 
 from ..models import (
     ACCOUNT_ACTION_EVENTS,

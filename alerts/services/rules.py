@@ -9,11 +9,11 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 
-from fraudcases.audit import audit_record
-from fraudcases.errors import ApplicationError
+from core.audit import audit_record
+from core.errors import ApplicationError
+from core.permissions import ensure_allowed
 from fraudcases.models import Case
-from fraudcases.permissions import ensure_allowed
-from scoring.explain import REASON_LABELS
+from scoring.engine.explain import REASON_LABELS
 from scoring.models import RiskLevel, Rule
 
 from ..models import AlertRule, Channel

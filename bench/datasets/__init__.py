@@ -3,14 +3,15 @@
 Each module makes (or reads) one data set as a flat table, the way a bank would hand it over,
 and knows how ``import_transactions`` maps it (``IMPORT``: ``--map`` pairs, ``--label-column``,
 ``--time-format``, ``--drop``). :func:`to_frame` applies the same mapping in memory and gives
-the frame ``scoring.evaluation.evaluate`` reads (the shape of ``scoring.selectors.training_frame``:
+the frame ``scoring.engine.evaluation.evaluate`` reads (the shape of
+``scoring.selectors.training_frame``:
 mapped fields, every other column in ``metadata`` with numbers as numbers), so the benchmark
 runs in seconds without a database. Write a table to CSV to import it for real::
 
     .venv/bin/python -m bench.datasets benefits /tmp/benefits.csv
 
 * ``sparkov``: the shared Sparkov card sample (``/work/shared/data/sparkov-cards.csv``);
-* ``product``: the product's own generator (``scoring.synthetic.generate_history``);
+* ``product``: the product's own generator (``scoring.engine.synthetic.generate_history``);
 * ``benefits``: government-benefit payments (beneficiary, scheme, amount, time, coordinates;
   ~14 % anomalies of 5 kinds);
 * ``mobile_money``: PaySim-style transfers with sender and receiver balances, one row per

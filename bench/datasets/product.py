@@ -1,4 +1,4 @@
-"""The product's own generator (``scoring.synthetic.generate_history``), as
+"""The product's own generator (``scoring.engine.synthetic.generate_history``), as
 ``generate_transactions`` stores it by default: 1,500 accounts over 45 days, seed 7."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-from scoring.fields import TRANSACTION_FIELDS
-from scoring.synthetic import generate_history
+from scoring.engine.fields import TRANSACTION_FIELDS
+from scoring.engine.synthetic import generate_history
 
 from . import DataSet, Mapping
 

@@ -14,7 +14,9 @@ class AccountActionRequestForm(forms.Form):
 
     kind = forms.ChoiceField(choices=AccountAction.Kind.choices, label="Action")
     merchant_id = forms.CharField(required=False, max_length=100, label="Merchant")
-    reason = forms.CharField(widget=forms.Textarea, max_length=TEXT_MAX, label="Reason for the request")
+    reason = forms.CharField(
+        widget=forms.Textarea, max_length=TEXT_MAX, label="Reason for the request"
+    )
 
 
 class AccountActionDecisionForm(forms.Form):

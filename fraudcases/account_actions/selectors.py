@@ -8,8 +8,9 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import QuerySet
 
+from core.permissions import user_can
+
 from ..models import AccountAction, Case
-from ..permissions import user_can
 from ..selectors import MAX_ID
 from ..services.account_actions import approval_required_kinds, case_merchants
 

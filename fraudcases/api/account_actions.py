@@ -16,6 +16,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.permissions import ensure_allowed
 from scoring.api.authentication import IsApiClient
 
 from ..account_actions.selectors import (
@@ -24,7 +25,6 @@ from ..account_actions.selectors import (
     account_actions_for_case,
 )
 from ..models import AccountAction
-from ..permissions import ensure_allowed
 from ..services.account_actions import (
     DETAIL_MAX,
     OUTCOMES,

@@ -10,9 +10,10 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.permissions import user_can
+
 from ..filters import CaseFilter
 from ..models import Note
-from ..permissions import user_can
 from ..selectors import case_get, case_graph, case_list
 from ..workflow import API, actions_on
 from .serializers import (

@@ -31,16 +31,16 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
+from core.errors import ApplicationError
+from core.permissions import INVESTIGATOR, SUPERVISOR
 from fraudcases import services
-from fraudcases.errors import ApplicationError
 from fraudcases.models import Case, CaseTransaction, QAReview
-from fraudcases.permissions import INVESTIGATOR, SUPERVISOR
 from fraudcases.quality.services import qa_review_submit, qa_sample_closures
+from scoring.engine.synthetic import generate_history
 from scoring.management.commands.generate_transactions import frame_to_items
 from scoring.models import Transaction
 from scoring.services.ingest import transactions_store
 from scoring.services.scoring import transactions_score
-from scoring.synthetic import generate_history
 
 PREFIX = "hist-"
 # Demo colleagues of the seeded users (same demo password).

@@ -3,7 +3,7 @@
 1. ``AuditEvent`` gains ``seq`` (gap-free position in the chain) and ``key_id`` (which
    configured HMAC key made the row's MAC).
 2. Rows of the old unkeyed SHA-256 chain are verified with the old algorithm and, only if that
-   chain is intact, re-sealed under the current key (``fraudcases.audit.chain_mac``); an
+   chain is intact, re-sealed under the current key (``core.audit.chain_mac``); an
    ``audit.chain_rekeyed`` event records how many rows were re-sealed and the last unkeyed hash.
    A broken legacy chain stops the migration (see docs/audit.md, "Upgrading").
 3. ``AuditCheck`` stores the outcome of each verification.
@@ -58,7 +58,7 @@ BEGIN
 END;
 $$ LANGUAGE plpgsql;
 """
-# ``fraudcases_audit_locked()`` is registered on each Django connection (fraudcases.audit):
+# ``fraudcases_audit_locked()`` is registered on each Django connection (core.audit):
 # it returns 1 except under the test settings' maintenance bypass. Any other client (the sqlite3
 # shell) does not have it, so its UPDATE/DELETE fails with "no such function": closed.
 SQLITE_GUARD = [
@@ -112,7 +112,7 @@ def _maintenance(schema_editor, value: str) -> str:
 
 def rekey_legacy_chain(apps, schema_editor):
     """Verify the unkeyed chain, then re-seal it under the current key, in id order."""
-    from fraudcases.audit import LEGACY_BROKEN_OVERRIDE, audit_current_key, chain_mac
+    from core.audit import LEGACY_BROKEN_OVERRIDE, audit_current_key, chain_mac
 
     AuditEvent = apps.get_model("fraudcases", "AuditEvent")
     db = schema_editor.connection.alias

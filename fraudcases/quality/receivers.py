@@ -1,13 +1,14 @@
 """Sample a closure for quality review as soon as it commits (the beat sweep is the safety net).
 
-Subscribes to ``fraudcases.audit.audit_events_committed``: connect it once at start-up with
+Subscribes to ``core.audit.audit_events_committed``: connect it once at start-up with
 :func:`connect` (``FraudcasesConfig.ready``).
 """
 
 from __future__ import annotations
 
-from ..audit import audit_events_committed
-from ..models import AuditEvent
+from core.audit import audit_events_committed
+from core.models import AuditEvent
+
 from .services import qa_sample_closures
 
 CLOSING_ACTIONS = ("case.close", "case.approve")

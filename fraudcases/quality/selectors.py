@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from core.permissions import user_can
+
 from ..models import QAReview
-from ..permissions import user_can
 
 QUEUE_STATES = ("pending", "done", "overturned", "all")
 

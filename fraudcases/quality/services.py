@@ -17,12 +17,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from core.audit import PendingEvent, audit_record, audit_record_many
+from core.errors import ApplicationError, ConflictError, PermissionDeniedError
+from core.permissions import ensure_allowed
 from scoring.services.labels import transaction_labels_from_disposition
 
-from ..audit import PendingEvent, audit_record, audit_record_many
-from ..errors import ApplicationError, ConflictError, PermissionDeniedError
 from ..models import Case, QAReview
-from ..permissions import ensure_allowed
 from ..services.transitions import case_reopen
 from .policy import qa_sample_reason
 

@@ -18,9 +18,10 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils import timezone
 
+from core.models import AuditEvent
 from scoring.models import Transaction
 
-from ..models import AuditEvent, Case
+from ..models import Case
 from ..selectors import case_linked, case_timeline
 from .pdf import Document
 

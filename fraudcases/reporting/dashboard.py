@@ -51,10 +51,11 @@ from django.db.models.functions import (
 )
 from django.utils import timezone
 
+from core.models import AuditEvent
+from core.permissions import user_can
 from scoring.models import ModelVersion, Rule
 
-from ..models import AuditEvent, Case, CaseTransaction, QAReview
-from ..permissions import user_can
+from ..models import Case, CaseTransaction, QAReview
 from ..rollup_models import (
     CaseLinkFact,
     FlaggedCellRollup,

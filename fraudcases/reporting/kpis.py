@@ -16,8 +16,9 @@ from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from core.permissions import user_can
+
 from ..models import Case, QAReview
-from ..permissions import user_can
 from ..selectors import users_who_work_cases
 from .sql import Median, Seconds
 

@@ -37,9 +37,10 @@ from django.db.models.functions import (
 )
 from django.utils import timezone
 
+from core.models import AuditEvent
 from scoring.models import Transaction
 
-from ..models import AuditEvent, CaseTransaction
+from ..models import CaseTransaction
 from ..rollup_models import (
     CaseFact,
     CaseLinkFact,

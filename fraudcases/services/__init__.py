@@ -7,7 +7,6 @@
 - ``bulk``: all-or-nothing bulk actions;
 - ``sla``: the SLA monitor;
 - ``users``: people, roles and their API tokens;
-- ``login``: sign-in lockout bookkeeping.
 """
 
 from ._common import LEVEL_RANK, SYSTEM_SLA, SYSTEM_WORKER
@@ -22,12 +21,6 @@ from .evidence import (
     tag_create,
     tag_delete,
     tag_rename,
-)
-from .login import (
-    login_block_find,
-    login_failure_record,
-    login_failures_purge,
-    login_success_record,
 )
 from .opening import CaseHit, cases_open_or_attach
 from .sla import cases_escalate_overdue
@@ -71,10 +64,6 @@ __all__ = [
     "cases_bulk_tag",
     "cases_escalate_overdue",
     "cases_open_or_attach",
-    "login_block_find",
-    "login_failure_record",
-    "login_failures_purge",
-    "login_success_record",
     "note_delete",
     "tag_create",
     "tag_delete",

@@ -7,7 +7,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from ..errors import ApplicationError
+from core.errors import ApplicationError
+
 from ..models import Case, Note
 
 SYSTEM_WORKER = "system:scoring-worker"

@@ -28,10 +28,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ..audit import audit_record
-from ..errors import ApplicationError, ConflictError, PermissionDeniedError
+from core.audit import audit_record
+from core.errors import ApplicationError, ConflictError, PermissionDeniedError
+from core.permissions import ensure_allowed
+
 from ..models import AccountAction, Case
-from ..permissions import ensure_allowed
 from ._common import _required_text
 
 User = AbstractBaseUser

@@ -12,9 +12,10 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from ..errors import ApplicationError
+from core.errors import ApplicationError
+from core.permissions import ensure_allowed
+
 from ..models import Case
-from ..permissions import ensure_allowed
 from ..workflow import BULK_BY_SLUG
 from ._common import _required_text
 

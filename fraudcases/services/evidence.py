@@ -12,10 +12,11 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
-from ..audit import audit_record
-from ..errors import ApplicationError, ConflictError
+from core.audit import audit_record
+from core.errors import ApplicationError, ConflictError
+from core.permissions import ensure_allowed
+
 from ..models import Attachment, Case, Note, Tag
-from ..permissions import ensure_allowed
 from ._common import _required_text
 from .transitions import _locked
 

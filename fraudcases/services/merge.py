@@ -13,9 +13,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from ..errors import ApplicationError
+from core.errors import ApplicationError
+from core.permissions import SUPERVISOR, ensure_allowed, user_roles
+
 from ..models import Attachment, Case, CaseTransaction, Note
-from ..permissions import SUPERVISOR, ensure_allowed, user_roles
 from ._common import LEVEL_RANK, _add_note, _required_text
 from .transitions import _audit_change, _begin, _ensure_status
 

@@ -2,34 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
+from core import metrics
+from core.audit import PendingEvent, audit_record_many
+from scoring.hits import CaseHit
 from scoring.models import Transaction
 
-from .. import metrics
-from ..audit import PendingEvent, audit_record_many
 from ..models import Case, CaseTransaction
 from ._common import LEVEL_RANK, SYSTEM_WORKER, _sla_due
 from .routing import FACT_FIELDS, Route, Router, auto_assign_event, case_facts, transaction_facts
 from .snooze import case_wake_event
-
-
-@dataclass
-class CaseHit:
-    """Risky transactions of one account found by one scoring batch."""
-
-    account_id: str
-    transaction_ids: list[int] = field(default_factory=list)
-    risk_score: float = 0.0
-    risk_level: str = "high"
-    reasons: list[str] = field(default_factory=list)
-    model_version: str = ""
-
 
 PRIORITY_ORDER = ("low", "medium", "high", "critical")
 

@@ -31,10 +31,11 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from ..audit import PendingEvent, audit_record, audit_record_many
-from ..errors import ApplicationError, PermissionDeniedError
+from core.audit import PendingEvent, audit_record, audit_record_many
+from core.errors import ApplicationError, PermissionDeniedError
+from core.permissions import ADMIN, INVESTIGATOR, SUPERVISOR, ensure_allowed, user_roles
+
 from ..models import Case, CaseQueue, InvestigatorDuty, QueueMembership
-from ..permissions import ADMIN, INVESTIGATOR, SUPERVISOR, ensure_allowed, user_roles
 from ..queue_criteria import CaseFacts, criteria_errors, criteria_match, criteria_summary
 
 User = AbstractBaseUser

@@ -8,7 +8,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ..audit import PendingEvent, audit_record_many
+from core.audit import PendingEvent, audit_record_many
+
 from ..models import Case
 from ._common import SYSTEM_SLA
 from .routing import sla_paused_q

@@ -17,8 +17,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from ..audit import PendingEvent, audit_record_many
-from ..errors import ApplicationError, ConflictError
+from core.audit import PendingEvent, audit_record_many
+from core.errors import ApplicationError, ConflictError
+
 from ..models import Case
 from ._common import _add_note, _required_text
 from .transitions import _audit_change, _begin

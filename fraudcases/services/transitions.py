@@ -8,12 +8,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.audit import audit_record
+from core.errors import ApplicationError, ConflictError
+from core.models import AuditEvent
+from core.permissions import ADMIN, INVESTIGATOR, SUPERVISOR, ensure_allowed, user_roles
 from scoring.services.labels import transaction_labels_from_disposition
 
-from ..audit import audit_record
-from ..errors import ApplicationError, ConflictError
-from ..models import AuditEvent, Case
-from ..permissions import ADMIN, INVESTIGATOR, SUPERVISOR, ensure_allowed, user_roles
+from ..models import Case
 from ..routing_selectors import claimable_cases
 from ..workflow import ALLOWED_FROM
 from ._common import _add_note, _required_text, _sla_due

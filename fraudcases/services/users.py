@@ -14,9 +14,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
-from ..audit import audit_record
-from ..errors import ApplicationError
-from ..permissions import ADMIN, ROLES, ensure_allowed, user_roles
+from core.audit import audit_record
+from core.errors import ApplicationError
+from core.permissions import ADMIN, ROLES, ensure_allowed, user_roles
 
 User = AbstractBaseUser
 PROFILE_FIELDS = ("email", "first_name", "last_name")

@@ -2,7 +2,7 @@
 
 Without ``DATABASE_URL`` / ``CELERY_BROKER_URL`` the project runs embedded: SQLite in WAL mode and
 kombu's filesystem transport, so ``make demo`` needs no server installed. Importing this module has
-no side effects: the directories it names are made at start-up by ``fraudcases.runtime``.
+no side effects: the directories it names are made at start-up by ``core.runtime``.
 Helpers add their own concern as one block headed ``# --- <concern> (<name>) ---`` at the end.
 """
 
@@ -20,7 +20,7 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False) if (BASE_DIR / ".env").
 
 # --- Paths ------------------------------------------------------------------------------------
 # Everything the processes write (SQLite, broker, models, attachments, keys) lives below VAR_DIR,
-# created mode 700 at start-up (fraudcases.runtime); files in it are created mode 600.
+# created mode 700 at start-up (core.runtime); files in it are created mode 600.
 VAR_DIR = Path(env.str("FRAUDCASES_VAR_DIR", default=str(BASE_DIR / "var")))
 
 # --- Core and security --------------------------------------------------------------------------
@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_filters",  # the case queue's FilterSet (page and API): fraudcases/filters.py
+    "core",
     "fraudcases",
     "scoring",
     "alerts",
@@ -74,10 +75,10 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
-    "fraudcases.middleware.RequestIdMiddleware",
-    # Database outages answer 503 + Retry-After instead of 500 (fraudcases/outage.py); right
+    "core.middleware.RequestIdMiddleware",
+    # Database outages answer 503 + Retry-After instead of 500 (core/outage.py); right
     # after the request id so the id is on the 503 too.
-    "fraudcases.outage.DatabaseUnavailableMiddleware",
+    "core.outage.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -99,7 +100,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "fraudcases.context_processors.roles",
+                "core.context_processors.roles",
             ],
         },
     },
@@ -192,7 +193,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "fraudcases.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "UNAUTHENTICATED_USER": None,
@@ -238,6 +239,9 @@ INGEST_MAX_BATCH = 5000
 # Risk score (0-100) at or above which a level applies; high and critical open a case.
 RISK_LEVEL_THRESHOLDS = {"medium": 40, "high": 70, "critical": 90}
 CASE_OPEN_LEVELS = ("high", "critical")
+# Who receives a scored batch's risky transactions (scoring.hits), in the same transaction:
+# the case domain opens or updates cases. Named, so scoring imports nothing above it.
+SCORING_HITS_HANDLER = "fraudcases.services.opening.cases_open_or_attach"
 # A transaction still pending this long is assumed lost (worker or broker died) and re-enqueued.
 PENDING_SWEEP_AFTER_SECONDS = env.int("PENDING_SWEEP_AFTER_SECONDS", default=120)
 MAX_SCORING_ATTEMPTS = 5
@@ -297,7 +301,7 @@ AUDIT_ANCHOR_PATH = Path(env.str("AUDIT_ANCHOR_PATH", default=str(VAR_DIR / "aud
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    # Folders made at start-up by fraudcases.runtime.
+    # Folders made at start-up by core.runtime.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
@@ -330,7 +334,7 @@ CELERY_BEAT_SCHEDULE = {
     # Population stability report (DRIFT_*).
     "drift-report": {"task": "scoring.drift_report", "schedule": 24 * 3600.0},
     # Drop expired sign-in failures (the lockout's bookkeeping stays small).
-    "purge-login-failures": {"task": "fraudcases.purge_login_failures", "schedule": 900.0},
+    "purge-login-failures": {"task": "core.purge_login_failures", "schedule": 900.0},
     **(
         {
             "retrain-challenger": {
@@ -383,18 +387,18 @@ AUDIT_DB_MAINTENANCE = False
 # `migrate` run to seal a chain that is already broken (the break is recorded in the log).
 AUDIT_REKEY_ACCEPT_BROKEN_LEGACY = env.bool("AUDIT_REKEY_ACCEPT_BROKEN_LEGACY", default=False)
 CELERY_BEAT_SCHEDULE["audit-anchor"] = {
-    "task": "fraudcases.audit_anchor",
+    "task": "core.audit_anchor",
     "schedule": float(AUDIT_ANCHOR_INTERVAL_SECONDS),
 }
 CELERY_BEAT_SCHEDULE["audit-verify"] = {
-    "task": "fraudcases.audit_verify",
+    "task": "core.audit_verify",
     "schedule": float(AUDIT_VERIFY_INTERVAL_SECONDS),
 }
 
 # --- Observability: logs, metrics, health, outages (obs) ----------------------------------------
 # See docs/observability.md. Log lines: "json" (one object per line with request_id, for log
 # collectors) or "plain" (human-readable; the demo sets it).
-from fraudcases.logging import logging_config  # noqa: E402 - the formatter lives with its filter
+from core.logging import logging_config  # noqa: E402 - the formatter lives with its filter
 
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")
 LOGGING = logging_config(log_format=LOG_FORMAT, level=env.str("LOG_LEVEL", default="INFO"))
@@ -402,7 +406,7 @@ LOGGING = logging_config(log_format=LOG_FORMAT, level=env.str("LOG_LEVEL", defau
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Bearer token a Prometheus scraper sends to /metrics (``Authorization: Bearer <token>``); empty
 # = token access off (signed-in staff only). Per-process sample files go under METRICS_DIR
-# (environment only, default VAR_DIR/metrics; fraudcases/metrics_process.py).
+# (environment only, default VAR_DIR/metrics; core/metrics_process.py).
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # Seconds a client is told to wait (Retry-After) when the database is unreachable (503).
 DATABASE_UNAVAILABLE_RETRY_AFTER = env.int("DATABASE_UNAVAILABLE_RETRY_AFTER", default=5)
@@ -521,7 +525,8 @@ CELERY_BEAT_SCHEDULE["alerts-sweep"] = {"task": "alerts.sweep", "schedule": 30.0
 
 # --- Risk levels by alert budget and case exposure (levels) -------------------------------------
 # Share of normal traffic allowed to reach each level; at training time the model's thresholds
-# are set on its out-of-sample calibration slice so about this much of it does (scoring.levels).
+# are set on its out-of-sample calibration slice so about this much of it does
+# (scoring.engine.levels).
 # Environment: ALERT_BUDGETS=medium=0.01,high=0.002,critical=0.0005
 # (checked when a model is trained: three shares between 0 and 1, shrinking upwards).
 ALERT_BUDGETS = {

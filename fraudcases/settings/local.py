@@ -4,7 +4,7 @@ The demo behaves like a deployment (styled 403/404/500 pages, no tracebacks in t
 files from whitenoise); set ``DEBUG=true`` for Django's debug pages while developing.
 """
 
-from fraudcases.logging import logging_config
+from core.logging import logging_config
 
 from .base import *  # noqa: F403
 from .base import env

@@ -10,7 +10,7 @@ from .base import DATABASES, REST_FRAMEWORK, env
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-# Models trained by this test run; the directory is made at start-up (fraudcases.runtime).
+# Models trained by this test run; the directory is made at start-up (core.runtime).
 MODEL_STORE_DIR = Path(
     env.str(
         "MODEL_STORE_DIR",

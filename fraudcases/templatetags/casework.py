@@ -15,8 +15,8 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from fraudcases.permissions import user_can
-from scoring.explain import reason_label
+from core.permissions import user_can
+from scoring.engine.explain import reason_label
 
 register = template.Library()
 

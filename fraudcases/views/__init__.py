@@ -1,7 +1,6 @@
 """Server-rendered pages of the case domain, and the operational endpoints."""
 
 from .audit import audit_export, audit_log
-from .auth import LoginView
 from .cases import (
     attachment_download,
     attachment_upload,
@@ -16,7 +15,6 @@ from .ops import healthz, metrics
 from .overview import dashboard, supervisor
 
 __all__ = [
-    "LoginView",
     "attachment_download",
     "attachment_upload",
     "audit_export",

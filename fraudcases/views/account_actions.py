@@ -10,11 +10,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core.errors import ApplicationError
+from core.permissions import refusal
+
 from ..account_actions.forms import AccountActionDecisionForm, AccountActionRequestForm
 from ..account_actions.selectors import account_action_get
-from ..errors import ApplicationError
 from ..models import Case
-from ..permissions import refusal
 from ..services.account_actions import (
     account_action_approve,
     account_action_reject,

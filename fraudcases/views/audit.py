@@ -11,7 +11,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from ..audit import audit_last_check, audit_record
+from core.audit import audit_last_check, audit_record
+
 from ..forms import AuditFilterForm
 from ..selectors import audit_actions, audit_event_list
 from .common import allowed

@@ -16,14 +16,14 @@ from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from scoring.explain import reason_label
+from core.errors import ApplicationError
+from core.permissions import ADMIN, SUPERVISOR, user_can, user_roles
+from scoring.engine.explain import reason_label
 from scoring.models import Transaction
 
 from .. import services, workflow
-from ..errors import ApplicationError
 from ..forms import AttachmentForm, BulkForm, action_form
 from ..models import Case
-from ..permissions import ADMIN, SUPERVISOR, user_can, user_roles
 from ..reporting.dashboard import FLAGGED_LEVELS
 from ..routing_selectors import claimable_cases, my_queues
 from ..selectors import (

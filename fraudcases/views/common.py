@@ -7,7 +7,7 @@ from functools import wraps
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 
-from ..permissions import refusal
+from core.permissions import refusal
 
 
 def allowed(action: str):

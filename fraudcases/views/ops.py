@@ -16,9 +16,8 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from core.metrics import metrics_exposition
 from scoring.services.health import health_check
-
-from ..metrics import metrics_exposition
 
 
 def _is_staff(request) -> bool:

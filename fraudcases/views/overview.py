@@ -10,8 +10,9 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from core.audit import audit_record
+
 from ..account_actions.selectors import account_actions_pending
-from ..audit import audit_record
 from ..quality.selectors import qa_pending_count
 from ..reporting.dashboard import (
     CHARTS,

@@ -9,8 +9,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from ..errors import ApplicationError
-from ..permissions import user_can
+from core.errors import ApplicationError
+from core.permissions import user_can
+
 from ..quality.forms import QAReviewForm
 from ..quality.selectors import QUEUE_STATES, qa_review_get, qa_review_list
 from ..quality.services import qa_review_submit

@@ -11,7 +11,8 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from ..audit import audit_record
+from core.audit import audit_record
+
 from ..reporting.case_report import build_case_report
 from ..reporting.sar import NARRATIVE_MAX, sar_document, sar_draft, sar_json, sar_pdf
 from ..selectors import case_get

@@ -7,7 +7,8 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from ..errors import ApplicationError
+from core.errors import ApplicationError
+
 from ..routing_selectors import duty_get, my_queues
 from ..services.routing import duty_update
 from .common import allowed

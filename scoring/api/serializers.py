@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from ..fields import SUMMARY_FIELDS
+from ..engine.fields import SUMMARY_FIELDS
 from ..models import Transaction
 
 

@@ -8,7 +8,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from fraudcases.permissions import user_can
+from core.permissions import user_can
 
 from ..models import Transaction
 from ..schema import batch_items, single_item

@@ -8,9 +8,9 @@ import secrets
 from django.db import transaction
 from django.utils import timezone
 
-from fraudcases.audit import audit_record
-from fraudcases.errors import ApplicationError
-from fraudcases.permissions import ensure_allowed
+from core.audit import audit_record
+from core.errors import ApplicationError
+from core.permissions import ensure_allowed
 
 from ..models import ApiKey
 

@@ -9,9 +9,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from fraudcases.audit import audit_record
+from core.audit import audit_record
 
-from ..drift import psi, score_psi
+from ..engine.drift import psi, score_psi
 from ..models import DriftReport
 from ..selectors import champion_model, scored_window_frame
 

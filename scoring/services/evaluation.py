@@ -7,9 +7,9 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from fraudcases.audit import audit_record
+from core.audit import audit_record
 
-from ..evaluation import evaluate
+from ..engine.evaluation import evaluate
 from ..models import EvaluationReport
 from ..selectors import champion_model, training_frame
 

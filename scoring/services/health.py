@@ -12,12 +12,12 @@ import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from celery import current_app as app
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
-from fraudcases import audit
-from fraudcases.celery import app
+from core import audit
 
 from ..models import ModelVersion, WorkerHeartbeat
 from .registry import file_check_cache
@@ -64,7 +64,7 @@ def champion_file_check() -> dict:
 
 
 def audit_check_status() -> dict | None:
-    """The latest audit-chain verification (``fraudcases.audit.audit_last_check``), normalised:
+    """The latest audit-chain verification (``core.audit.audit_last_check``), normalised:
     ``{"ok", "checked", "at" (aware datetime or None), "reason"}``; None when never run."""
     last_check = getattr(audit, "audit_last_check", None)
     if last_check is None:

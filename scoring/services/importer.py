@@ -47,11 +47,11 @@ import numpy as np
 import pandas as pd
 from django.db import transaction
 
-from fraudcases.audit import audit_record
-from fraudcases.errors import ApplicationError
+from core.audit import audit_record
+from core.errors import ApplicationError
 
-from ..fields import FRAUD_PATTERN_MAX_LENGTH, TRANSACTION_FIELDS
-from ..ml import file_sha256
+from ..engine.fields import FRAUD_PATTERN_MAX_LENGTH, TRANSACTION_FIELDS
+from ..engine.ml import file_sha256
 from ..models import Transaction
 from ..schema import AMOUNT_MIN, BatchValidationError, validate_table
 from .ingest import transactions_store

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 
-from fraudcases import metrics
+from core import metrics
 
 from ..bulk import insert_ignoring_conflicts
 from ..models import ApiKey, Transaction
@@ -43,7 +43,7 @@ class IngestResult:
 def _enqueue(ids: list[int]) -> None:
     """Send one scoring task per chunk. A broker outage is logged, not raised: the rows are safe
     in the database as ``pending`` and the sweeper re-enqueues them."""
-    from fraudcases.middleware import current_request_id
+    from core.middleware import current_request_id
 
     from ..tasks import score_batch
 

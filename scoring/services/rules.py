@@ -9,12 +9,12 @@ import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from fraudcases.audit import audit_record
-from fraudcases.errors import ApplicationError
-from fraudcases.permissions import ensure_allowed
+from core.audit import audit_record
+from core.errors import ApplicationError
+from core.permissions import ensure_allowed
 
+from ..engine.rules import CompiledRule, RuleError, compile_rule, rule_evaluate
 from ..models import Rule
-from ..rules import CompiledRule, RuleError, compile_rule, rule_evaluate
 from ..selectors import champion_model, rule_preview_frame
 
 RULE_FIELDS = ("name", "expression", "risk_floor", "reason", "is_active")

@@ -18,16 +18,16 @@ from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from threadpoolctl import threadpool_limits
 
-from fraudcases import metrics
-from fraudcases.errors import ApplicationError
-from fraudcases.services import CaseHit, cases_open_or_attach
+from core import metrics
+from core.errors import ApplicationError
 
 from ..bulk import update_rows
-from ..explain import MAX_REASONS, explain
-from ..features import FEATURE_NAMES, compute_features
-from ..ml import ModelIntegrityError, model_risk, predict_proba
+from ..engine.explain import MAX_REASONS, explain
+from ..engine.features import FEATURE_NAMES, compute_features
+from ..engine.ml import ModelIntegrityError, model_risk, predict_proba
+from ..engine.rules import RAW_FIELDS, CompiledRule, RuleError, RuleHits, compile_rule, rules_apply
+from ..hits import CaseHit, hits_hand_on
 from ..models import ApiKey, RiskLevel, Rule, Transaction
-from ..rules import RAW_FIELDS, CompiledRule, RuleError, RuleHits, compile_rule, rules_apply
 from ..schema import STORABLE_MAX, STORABLE_MIN, BatchValidationError
 from ..selectors import history_frame, transaction_get_for_client
 from .ingest import transactions_submit
@@ -431,13 +431,13 @@ def transactions_score(*, transaction_ids: list[int], rules_max_age: float = 0.0
             )
         if failed:
             metrics.transactions_failed(sources=[t.source for t in batch if t.id in failed])
-        if updates:  # counted once committed (fraudcases.metrics)
+        if updates:  # counted once committed (core.metrics)
             scored_ids = {u.id for u in updates}
             sources = [t.source for t in batch if t.id in scored_ids]
             metrics.transactions_scored(sources=sources, seconds=time.monotonic() - started)
         if scored is not None and scored.rule_errors:
             _record_rule_errors(rules, scored.rule_errors)
-        cases = cases_open_or_attach(hits=list(scored.case_hits.values())) if scored else []
+        cases = hits_hand_on(hits=list(scored.case_hits.values())) if scored else []
     challenger_version = scored.challenger_version if scored is not None else None
     logger.info(
         "Scored %d transactions with %s%s; %d failed; %d rule hit(s); %d case(s) opened or updated",

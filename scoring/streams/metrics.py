@@ -1,6 +1,6 @@
 """Prometheus metrics of the stream consumers.
 
-The shared ones live in ``fraudcases.metrics`` (messages by outcome, consumer lag); the ones only
+The shared ones live in ``core.metrics`` (messages by outcome, consumer lag); the ones only
 the consumers have are defined here, in the same multiprocess mode, so a consumer's figures show
 up in ``/metrics`` on its host next to the web's and the workers'. Throughput is
 ``rate(fraudcases_stream_messages_total[5m])``.
@@ -9,7 +9,7 @@ up in ``/metrics`` on its host next to the web's and the workers'. Throughput is
 from __future__ import annotations
 
 # First: importing it chooses prometheus-client's multiprocess mode for this process.
-from fraudcases.metrics import STREAM_LAG, STREAM_MESSAGES
+from core.metrics import STREAM_LAG, STREAM_MESSAGES
 
 # isort: split
 from prometheus_client import Counter, Gauge, Histogram

@@ -101,7 +101,7 @@ def open_case(
 ):
     """Risky transactions of ``account_id`` through the real case service (audited): opens the
     account's case or attaches to it. Returns (case, audit events of this call)."""
-    from fraudcases.models import AuditEvent
+    from core.models import AuditEvent
 
     txns = [
         TransactionFactory(

@@ -20,7 +20,7 @@ from alerts.services import (
     delivery_resend,
 )
 from alerts.services.delivery import _claim
-from fraudcases.models import AuditEvent
+from core.models import AuditEvent
 
 from .helpers import routed, run_until_final
 

@@ -17,7 +17,7 @@ from alerts.models import AlertRule, Channel, Delivery
 from alerts.secrets import secret_encrypt
 from alerts.services import alert_events_dispatch, delivery_attempt
 from alerts.services.demo import alerts_demo_setup
-from fraudcases.models import AuditEvent
+from core.models import AuditEvent
 from tests.helpers import database_url
 
 from .helpers import open_case, run_until_final

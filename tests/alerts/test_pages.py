@@ -10,7 +10,7 @@ from django.test import Client
 
 from alerts.models import AlertRule, Channel, Delivery
 from alerts.services import alert_events_dispatch, channel_create
-from fraudcases.models import AuditEvent
+from core.models import AuditEvent
 from tests.factories import CaseFactory
 
 from .helpers import open_case, run_until_final

@@ -20,8 +20,8 @@ from alerts.services import (
     channel_pause,
     channel_resume,
 )
+from core.errors import ApplicationError
 from fraudcases import services as case_services
-from fraudcases.errors import ApplicationError
 
 from .helpers import open_case
 
@@ -227,7 +227,7 @@ def test_channels_receive_only_the_events_they_subscribe_to(admin_user, supervis
         case=case, actor=supervisor, disposition="fraud_confirmed", note="Card blocked"
     )
     case_services.case_reopen(case=case, actor=supervisor, reason="Customer disputes")
-    from fraudcases.models import AuditEvent
+    from core.models import AuditEvent
 
     ids = list(AuditEvent.objects.filter(case=case).values_list("id", flat=True))
     alert_events_dispatch(event_ids=ids)
@@ -271,7 +271,7 @@ def test_rule_refuses_a_queue_while_cases_have_none(admin_user, webhook):
 
 
 def test_rule_and_channel_changes_need_the_admin_role(supervisor, receiver):
-    from fraudcases.errors import PermissionDeniedError
+    from core.errors import PermissionDeniedError
 
     with pytest.raises(PermissionDeniedError):
         channel_create(actor=supervisor, name="x", kind="webhook", target=receiver.url, secret="s")
@@ -279,7 +279,7 @@ def test_rule_and_channel_changes_need_the_admin_role(supervisor, receiver):
 
 def test_default_webhook_channel_from_the_environment(settings, monkeypatch):
     from alerts.models import AlertRule, Channel
-    from fraudcases.models import AuditEvent
+    from core.models import AuditEvent
 
     monkeypatch.setenv("ALERTS_WEBHOOK_SECRET", "env-secret")
     settings.ALERTS_WEBHOOK_URL = "https://core-banking.example/hooks/fraud"
@@ -304,7 +304,7 @@ def test_history_skip_keeps_seeded_history_quiet_and_routes_what_follows(
     admin_user, webhook, settings
 ):
     from alerts.services.dispatch import alerts_history_skip
-    from fraudcases.models import AuditEvent
+    from core.models import AuditEvent
 
     settings.ALERTS_SWEEP_GRACE_SECONDS = 0
     old, _ = open_case("acct-history")

@@ -7,7 +7,7 @@ from cryptography.fernet import Fernet
 
 from alerts.secrets import SecretUnavailableError, secret_decrypt, secret_encrypt
 from alerts.services import channel_create, channel_update
-from fraudcases.errors import ApplicationError
+from core.errors import ApplicationError
 
 
 def test_secrets_are_fernet_tokens_readable_after_a_key_rotation(settings):

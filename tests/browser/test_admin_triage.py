@@ -8,7 +8,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from fraudcases.models import AuditEvent, Case
+from core.models import AuditEvent
+from fraudcases.models import Case
 from tests.factories import CaseFactory
 
 from .conftest import login

@@ -18,7 +18,8 @@ from django.utils import timezone
 from playwright.sync_api import expect
 from pypdf import PdfReader
 
-from fraudcases.models import AuditEvent, Case, CaseTransaction
+from core.models import AuditEvent
+from fraudcases.models import Case, CaseTransaction
 from scoring.models import ModelVersion
 from tests.factories import TransactionFactory
 

@@ -10,7 +10,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from fraudcases.models import AuditEvent, Case
+from core.models import AuditEvent
+from fraudcases.models import Case
 from tests.factories import CaseFactory, TransactionFactory
 
 from .conftest import login

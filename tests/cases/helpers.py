@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alerts.models import Delivery
 from alerts.services import alert_events_dispatch
-from fraudcases.models import AuditEvent
+from core.models import AuditEvent
 
 
 def last_event_id() -> int:

@@ -13,9 +13,10 @@ from django.core.management.base import SystemCheckError
 
 from alerts.models import Channel, Delivery
 from alerts.services import channel_create, delivery_resend
+from core.errors import ApplicationError, ConflictError, PermissionDeniedError
+from core.models import AuditEvent
 from fraudcases.account_actions.selectors import account_action_panel
-from fraudcases.errors import ApplicationError, ConflictError, PermissionDeniedError
-from fraudcases.models import AccountAction, AuditEvent
+from fraudcases.models import AccountAction
 from fraudcases.services.account_actions import (
     account_action_approve,
     account_action_reject,

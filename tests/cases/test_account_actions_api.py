@@ -7,7 +7,8 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from fraudcases.models import AccountAction, AuditEvent
+from core.models import AuditEvent
+from fraudcases.models import AccountAction
 from fraudcases.services.account_actions import account_action_request
 
 from .helpers import last_event_id

@@ -13,8 +13,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from core.models import AuditEvent
 from fraudcases import services
-from fraudcases.models import AuditEvent, Case, CaseQueue
+from fraudcases.models import Case, CaseQueue
 from fraudcases.queue_criteria import (
     CaseFacts,
     criteria_errors,

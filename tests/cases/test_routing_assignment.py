@@ -8,9 +8,10 @@ from collections import Counter
 
 import pytest
 
+from core.errors import PermissionDeniedError
+from core.models import AuditEvent
 from fraudcases import services, tasks
-from fraudcases.errors import PermissionDeniedError
-from fraudcases.models import AuditEvent, Case, InvestigatorDuty
+from fraudcases.models import Case, InvestigatorDuty
 from fraudcases.services.routing import SYSTEM_ROUTER, cases_assign_waiting, duty_update
 from tests.cases.routing_helpers import member, open_cases, open_many, person, queue, risky
 from tests.factories import CaseFactory

@@ -9,8 +9,9 @@ from collections import Counter
 import pytest
 from django.db import connection
 
+from core.models import AuditEvent
 from fraudcases import services
-from fraudcases.models import AuditEvent, Case
+from fraudcases.models import Case
 from tests.cases.routing_helpers import member, person, queue, risky
 
 pytestmark = pytest.mark.django_db(transaction=True)

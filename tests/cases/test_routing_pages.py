@@ -11,8 +11,9 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
+from core.models import AuditEvent
 from fraudcases import services
-from fraudcases.models import AuditEvent, Case, CaseQueue, InvestigatorDuty, QueueMembership
+from fraudcases.models import Case, CaseQueue, InvestigatorDuty, QueueMembership
 from fraudcases.routing_selectors import claimable_cases
 from tests.cases.routing_helpers import default_queue, member, open_cases, queue, risky
 from tests.factories import CaseFactory

@@ -61,7 +61,7 @@ def workers(deployment):
 def make_items(prefix: str, *, seed: int, days: int = 1) -> list[dict]:
     """API payload items for the history's accounts over the last ``days`` days (seeded; the
     generator's own fraud episodes included, so some open cases)."""
-    from scoring.synthetic import LABEL_FIELDS, generate_history
+    from scoring.engine.synthetic import LABEL_FIELDS, generate_history
 
     frame = generate_history(n_accounts=150, days=days, end=datetime.now(UTC), seed=seed)
     items = []

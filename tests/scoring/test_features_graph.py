@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoring.features import (
+from scoring.engine.features import (
     FEATURE_FAMILIES,
     FEATURE_NAMES,
     LINK_FEATURES,

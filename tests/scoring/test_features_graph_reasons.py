@@ -8,15 +8,15 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from scoring.explain import REASON_LABELS, REASONS, describe, explain
-from scoring.features import (
+from scoring.engine.explain import REASON_LABELS, REASONS, describe, explain
+from scoring.engine.features import (
     FEATURE_NAMES,
     LINK_FEATURES,
     PEER_AMOUNT_FEATURES,
     PEER_FEATURE_NAMES,
     compute_features,
 )
-from scoring.ml import predict_proba
+from scoring.engine.ml import predict_proba
 
 BY_CODE = {r.code: r for r in REASONS}
 

@@ -1,4 +1,5 @@
-"""The compiled IsolationForest (``scoring.forest``) gives scikit-learn's scores bit for bit."""
+"""The compiled IsolationForest (``scoring.engine.forest``) gives scikit-learn's scores bit for
+bit."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ import numpy as np
 import pytest
 from sklearn.ensemble import IsolationForest
 
-from scoring.forest import VECTORISED_MAX_ROWS, CompiledIsolationForest, compile_isolation_forest
+from scoring.engine.forest import (
+    VECTORISED_MAX_ROWS,
+    CompiledIsolationForest,
+    compile_isolation_forest,
+)
 
 
 def _data(rows: int, seed: int) -> np.ndarray:

@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 from django.core.management.base import CommandError
 
-from fraudcases.models import AuditEvent
-from scoring.ml import train
+from core.models import AuditEvent
+from scoring.engine.ml import train
 from scoring.models import Transaction
 from scoring.selectors import transactions_frame
 

@@ -17,7 +17,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from fraudcases.models import AuditEvent
+from core.models import AuditEvent
 from scoring.models import Transaction
 
 from .import_helpers import run, write_csv

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scoring.evaluation import per_pattern_metrics
+from scoring.engine.evaluation import per_pattern_metrics
 
 
 def fixture():

@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 from django.core.management import call_command
 
-from scoring import evaluation as evaluation_module
-from scoring.ensemble import Ensemble, RawBooster
-from scoring.evaluation import evaluate
-from scoring.explain import explain
-from scoring.features import compute_features
-from scoring.ml import _select, predict_proba, train
+from scoring.engine import evaluation as evaluation_module
+from scoring.engine.ensemble import Ensemble, RawBooster
+from scoring.engine.evaluation import evaluate
+from scoring.engine.explain import explain
+from scoring.engine.features import compute_features
+from scoring.engine.ml import _select, predict_proba, train
 from scoring.models import ModelVersion
 from scoring.services.registry import model_train
 from tests.helpers import load_history

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from scoring.features import MAX_METADATA_FEATURES, feature_spec, select_metadata_keys
-from scoring.raw_features import raw_features, raw_spec
+from scoring.engine.features import MAX_METADATA_FEATURES, feature_spec, select_metadata_keys
+from scoring.engine.raw_features import raw_features, raw_spec
 
 T0 = datetime(2026, 5, 4, tzinfo=UTC)
 

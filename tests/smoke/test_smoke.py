@@ -312,7 +312,7 @@ def test_healthz_is_ok(deployed):
 def test_batch_is_scored_and_the_burst_opens_a_case(deployed):
     code = (
         "import json, sys; from datetime import datetime, UTC; "
-        "from scoring.synthetic import LiveFeed; "
+        "from scoring.engine.synthetic import LiveFeed; "
         f"feed = LiveFeed(n_accounts={HISTORY_ACCOUNTS}, seed={FEED_SEED}); "
         "now = datetime.now(UTC); "
         "normal = feed.normal(now=now, count=20); "

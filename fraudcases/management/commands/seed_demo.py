@@ -14,8 +14,8 @@ from django.core.management.base import BaseCommand
 
 from alerts.services.demo import alerts_demo_setup
 from alerts.services.dispatch import alerts_history_skip
+from core.permissions import ADMIN, INVESTIGATOR, ROLES, SUPERVISOR
 from fraudcases.management.demo_history import demo_case_history_seed
-from fraudcases.permissions import ADMIN, INVESTIGATOR, ROLES, SUPERVISOR
 from fraudcases.services.routing import routing_demo_setup
 from scoring.models import ApiKey, Transaction
 from scoring.selectors import champion_model

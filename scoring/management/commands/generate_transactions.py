@@ -5,12 +5,12 @@ from datetime import UTC, datetime
 import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 
-from fraudcases.errors import ApplicationError
-from scoring.fields import LABEL_FIELDS, TRANSACTION_FIELDS
+from core.errors import ApplicationError
+from scoring.engine.fields import LABEL_FIELDS, TRANSACTION_FIELDS
+from scoring.engine.synthetic import generate_history
 from scoring.models import Transaction
 from scoring.schema import validate_transactions
 from scoring.services.ingest import transactions_store
-from scoring.synthetic import generate_history
 
 CHUNK = 5000
 

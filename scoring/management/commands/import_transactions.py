@@ -10,7 +10,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from fraudcases.errors import ApplicationError
+from core.errors import ApplicationError
 from scoring.services.importer import (
     AMOUNT_MINIMUM_POLICIES,
     AMOUNT_ROUNDING,

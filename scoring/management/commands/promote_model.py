@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from fraudcases.errors import ApplicationError
+from core.errors import ApplicationError
 from scoring.models import ModelVersion
 from scoring.services.registry import (
     model_make_challenger,

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from scoring.synthetic import FRAUD_PATTERNS, LiveFeed
+from scoring.engine.synthetic import FRAUD_PATTERNS, LiveFeed
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from fraudcases.errors import ApplicationError
+from core.errors import ApplicationError
 from scoring.selectors import champion_model
 from scoring.services.registry import model_train
 

@@ -1,0 +1,916 @@
+"""Behavioural features, vectorised; one code path for training and for live scoring.
+
+Every feature of a transaction is computed from the same account's *earlier* transactions only
+(strictly earlier in time, ties broken by id), within a fixed look-back window. A fixed window
+means the worker, which loads only the last ``LOOKBACK`` of history, computes exactly what
+training computed on the full data set.
+
+Windows are evaluated with sorted composite keys and ``searchsorted`` instead of per-row loops:
+for each row, the rows of its group inside ``[t - window, t)`` form one contiguous slice of the
+sorted array, so counts and sums are differences of prefix sums.
+
+Three families of features:
+
+* behavioural (``FEATURE_NAMES``): the transaction against the account's own recent past, plus a
+  few properties of the transaction itself (amount, hour, channel);
+* learned rates (``RATE_FEATURES``): smoothed fraud rates of the merchant and the category. In
+  training a row only sees labels of transactions that happened ``LABEL_DELAY`` before it (labels
+  are known after the fact); when scoring, the rates come from a table frozen in the model
+  artifact at training time, so the worker never scans all history;
+* partner attributes: numeric ``metadata`` keys chosen at training time (``meta_<key>``).
+
+``compute_features(frame)`` gives the behavioural features; ``compute_features(frame,
+artifact=...)`` gives exactly the columns the artifact was trained on.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .ensemble import validation_cut
+from .fields import TRANSACTION_FIELDS
+from .raw_features import raw_features
+
+LOOKBACK = timedelta(days=30)
+MINUTE = 60
+HOUR = 3600
+DAY = 24 * HOUR
+# Median, percentile and maximum look at the account's last HISTORY_CAP transactions inside the
+# look-back window: a bounded matrix keeps them vectorised and fast on busy accounts.
+HISTORY_CAP = 32
+# A label (a chargeback, an investigator's disposition) is known this long after the transaction.
+LABEL_DELAY = timedelta(days=7)
+# Pseudo-count of the smoothing of merchant/category fraud rates towards the overall rate.
+RATE_SMOOTHING = 30.0
+# Metadata keys: at most this many, the strongest by signal when there are labels (else by
+# name); a key is "constant within accounts" when it varies within them less than this share of
+# what values dealt at random would; the signal of a key is read over this many quantile bins.
+MAX_METADATA_FEATURES = 40
+CONSTANT_KEY_SHARE = 0.1
+SIGNAL_BINS = 16
+SIGNAL_MIN_POSITIVES = 5
+VELOCITY_WINDOWS = (("10m", 10 * MINUTE), ("1h", HOUR), ("24h", DAY), ("7d", 7 * DAY))
+# Peer features look at the last PEER_CAP earlier payments of the same merchant, category, device
+# or counterparty (any account), so a busy merchant costs no more than a quiet one. A merchant or
+# category with fewer than PEER_MIN_HISTORY earlier payments has no amount figures.
+PEER_CAP = 32
+PEER_MIN_HISTORY = 3
+# Links between accounts count inside these windows; a ring's size looks back over the account's
+# own payments of the last LINK_WINDOW, each with its links of the LINK_WINDOW before it.
+LINK_WINDOW = DAY
+MERCHANT_LINK_WINDOW = HOUR
+# A robust z-score's floor on the spread of log amounts (a merchant with one fixed price).
+MIN_LOG_SPREAD = 0.1
+
+# Columns a frame must have to compute features (``id`` orders same-instant transactions): the
+# transaction fields (scoring.engine.fields) except those no feature reads.
+_NOT_FEATURE_INPUTS = ("external_id", "currency", "ip_address", "metadata")
+INPUT_COLUMNS = ["id", *(f for f in TRANSACTION_FIELDS if f not in _NOT_FEATURE_INPUTS)]
+_TEXT_COLUMNS = (
+    "account_id",
+    "merchant_id",
+    "merchant_category",
+    "channel",
+    "country",
+    "device_id",
+    "counterparty_id",
+)
+_NOVELTY = (
+    ("merchant", "merchant_id"),
+    ("category", "merchant_category"),
+    ("country", "country"),
+    ("device", "device_id"),
+    ("counterparty", "counterparty_id"),
+)
+
+# The account's own recent past, plus a few properties of the transaction itself.
+ACCOUNT_FEATURES = [
+    "amount_log",
+    "amount_ratio_mean_30d",
+    "amount_zscore_30d",
+    "amount_ratio_median_30d",
+    "amount_percentile_30d",
+    "amount_ratio_max_30d",
+    "history_count_30d",
+    *[f"count_{w}" for w, _ in VELOCITY_WINDOWS],
+    *[f"amount_sum_{w}_log" for w, _ in VELOCITY_WINDOWS],
+    "count_24h_vs_usual",
+    "seconds_since_prev_log",
+    "hour_sin",
+    "hour_cos",
+    "hour_share_30d",
+    "hour_distance_from_usual",
+    "weekday_share_30d",
+    "category_share_30d",
+    *[f"new_{label}_30d" for label, _ in _NOVELTY],
+    "new_merchants_24h",
+    "new_countries_24h",
+    "new_devices_24h",
+    "distance_from_usual_km",
+    "distance_from_prev_km",
+    "speed_from_prev_kmh",
+    "counterparty_count_24h",
+    "channel_ecom",
+    "channel_atm",
+]
+# The amount against the merchant's and the category's recent payments, from every account: the
+# last PEER_CAP earlier payments there inside the look-back window (median, percentile, robust z).
+PEER_AMOUNT_FEATURES = [
+    "merchant_amount_ratio_median",
+    "merchant_amount_percentile",
+    "merchant_amount_zscore",
+    "category_amount_ratio_median",
+    "category_amount_percentile",
+    "category_amount_zscore",
+]
+# Accounts linked through a shared device or counterparty, or the same merchant, in a short
+# window before the transaction: fan-in of the device / counterparty / merchant, the account's
+# fan-out to counterparties, and the size of the group it belongs to (see _links).
+LINK_FEATURES = [
+    "device_accounts_24h",
+    "counterparty_accounts_24h",
+    "merchant_accounts_1h",
+    "account_counterparties_24h",
+    "ring_size_24h",
+]
+#: Every family of features the model is trained and served with, in column order. The reason
+#: groups of ``scoring.engine.explain`` read the same lists, so a new feature lands in both at once.
+FEATURE_FAMILIES: dict[str, list[str]] = {"account": ACCOUNT_FEATURES}
+FEATURE_NAMES = [name for family in FEATURE_FAMILIES.values() for name in family]
+#: Families that read other accounts' rows (merchant / category peers, shared devices): computed
+#: and tested (``compute_peer_features``) but not in the model yet. The worker's history query
+#: loads the batch accounts' rows and their counterparties' payments, not every row that
+#: ``serving_history_mask`` names, so served values would differ from trained ones; measured on
+#: the product generator they did not raise AP either (docs/peer-features.md).
+PEER_FAMILIES: dict[str, list[str]] = {"peer_amount": PEER_AMOUNT_FEATURES, "links": LINK_FEATURES}
+PEER_FEATURE_NAMES = [name for family in PEER_FAMILIES.values() for name in family]
+RATE_FEATURES = ["merchant_fraud_rate", "category_fraud_rate"]
+_RATE_COLUMNS = {"merchant_fraud_rate": "merchant_id", "category_fraud_rate": "merchant_category"}
+METADATA_PREFIX = "meta_"
+
+
+def usable_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The rows features can be computed for, and how many were left out, by reason.
+
+    Training and evaluation read whatever the database holds, including rows stored before the
+    ingestion validator's bounds existed; a row without a usable time, amount or account is
+    skipped (and counted) instead of stopping the run. Counts a loader already made (rows it did
+    not read) come in ``frame.attrs["skipped"]`` and are added.
+    """
+    skipped = dict(frame.attrs.get("skipped", {}))
+    if frame.empty:
+        return frame, skipped
+    occurred = pd.to_datetime(frame["occurred_at"], utc=True, errors="coerce")
+    amount = pd.to_numeric(frame["amount"], errors="coerce").astype(float)
+    account = frame["account_id"].fillna("").astype(str).str.strip()
+    problems = {
+        "occurred_at missing or outside 1678-2262": occurred.isna().to_numpy(),
+        "amount missing, not finite or not positive": ~(
+            np.isfinite(amount.to_numpy()) & (amount.to_numpy() > 0)
+        ),
+        "account_id missing": (account == "").to_numpy(),
+    }
+    bad = np.zeros(len(frame), dtype=bool)
+    for reason, mask in problems.items():
+        new = mask & ~bad
+        if new.any():
+            skipped[reason] = skipped.get(reason, 0) + int(new.sum())
+        bad |= mask
+    out = frame.loc[~bad].copy()
+    out["occurred_at"] = occurred[~bad]
+    out.attrs["skipped"] = skipped
+    return out, skipped
+
+
+def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
+    df = frame.copy()
+    # Optional inputs may be absent altogether (e.g. a data set without geolocation).
+    for col in INPUT_COLUMNS:
+        if col not in df:
+            df[col] = np.nan if col in ("latitude", "longitude") else ""
+    df["occurred_at"] = pd.to_datetime(df["occurred_at"], utc=True)
+    df["amount"] = pd.to_numeric(df["amount"], errors="coerce").astype(float)
+    for col in ("latitude", "longitude"):
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
+    for col in _TEXT_COLUMNS:
+        df[col] = df[col].fillna("").astype(str)
+    df["id"] = pd.to_numeric(df["id"], errors="coerce").fillna(0).astype(np.int64)
+    return df
+
+
+class _Group:
+    """Rows sorted by (group, time, id); window aggregates over earlier rows of the same group."""
+
+    def __init__(self, codes: np.ndarray, ts: np.ndarray, ids: np.ndarray, span: int):
+        self.codes = codes
+        self.order = np.lexsort((ids, ts, codes))
+        self.ts_sorted = ts[self.order]
+        self.keys = codes[self.order].astype(np.int64) * span + self.ts_sorted
+        self.position = np.arange(len(self.keys))
+
+    def _unsort(self, values: np.ndarray) -> np.ndarray:
+        out = np.empty(len(values), dtype=np.float64)
+        out[self.order] = values
+        return out
+
+    def start(self, window: int) -> np.ndarray:
+        """Sorted position of the first row of the same group within ``window`` seconds."""
+        return np.searchsorted(self.keys, self.keys - window, side="left")
+
+    def count(self, window: int) -> np.ndarray:
+        return self._unsort(self.position - self.start(window))
+
+    def sum(self, window: int, values: np.ndarray) -> np.ndarray:
+        prefix = np.concatenate([[0.0], np.cumsum(values[self.order])])
+        return self._unsort(prefix[self.position] - prefix[self.start(window)])
+
+    def previous(self, window: int) -> tuple[np.ndarray, np.ndarray]:
+        """(original index of the previous row of the same group, seconds since it); -1 and NaN
+        when there is none inside ``window``."""
+        prev_sorted = self.position - 1
+        ok = (self.position > 0) & (self.start(window) <= prev_sorted)
+        prev_idx = np.where(ok, self.order[np.maximum(prev_sorted, 0)], -1)
+        gap = np.where(
+            ok, self.ts_sorted - self.ts_sorted[np.maximum(prev_sorted, 0)], np.nan
+        ).astype(float)
+        out_idx = np.empty(len(prev_idx), dtype=np.int64)
+        out_idx[self.order] = prev_idx
+        return out_idx, self._unsort(gap)
+
+    def recent_matrix(self, window: int, values: np.ndarray, cap: int) -> np.ndarray:
+        """``(n, cap)`` matrix of the values of the last ``cap`` earlier rows in the window (NaN
+        padded), rows in the frame's original order."""
+        start = self.start(window)
+        sorted_values = values[self.order]
+        lag = np.arange(1, cap + 1)
+        idx = self.position[:, None] - lag[None, :]
+        valid = idx >= start[:, None]
+        matrix = np.where(valid, sorted_values[np.maximum(idx, 0)], np.nan)
+        out = np.empty_like(matrix)
+        out[self.order] = matrix
+        return out
+
+
+def _codes(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Dense integer code (0..n-1) per distinct combination of ``columns``; dense codes keep
+    ``code * span + time`` keys far from int64 overflow.
+
+    Codes follow the sorted values, not the order rows arrive in: window sums are differences
+    of prefix sums over all groups in code order, so the floating-point result of a group must
+    not depend on where the database happened to return its rows.
+    """
+    codes = np.zeros(len(df), dtype=np.int64)
+    for column in columns:
+        values, uniques = pd.factorize(df[column], sort=True, use_na_sentinel=False)
+        codes = codes * (len(uniques) + 1) + values.astype(np.int64)
+        if len(columns) > 1:
+            codes = pd.factorize(codes, sort=True)[0].astype(np.int64)
+    return codes
+
+
+def _haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
+    lat1, lon1, lat2, lon2 = (
+        np.radians(np.asarray(a, dtype=float)) for a in (lat1, lon1, lat2, lon2)
+    )
+    a = (
+        np.sin((lat2 - lat1) / 2) ** 2
+        + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * 6371.0 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+
+
+def _epoch_seconds(df: pd.DataFrame) -> np.ndarray:
+    return df["occurred_at"].astype("int64").to_numpy() // 1_000_000_000
+
+
+# --- peer features: the merchant's and category's amounts, accounts linked by what they share ---
+
+
+def _recent_in_group(
+    codes: np.ndarray,
+    present: np.ndarray,
+    ts: np.ndarray,
+    ids: np.ndarray,
+    span: int,
+    window: int,
+    columns: list[np.ndarray],
+) -> list[np.ndarray]:
+    """For the rows where ``present``: ``(rows, PEER_CAP)`` matrices of each of ``columns`` over
+    the last ``PEER_CAP`` earlier rows of the same group inside ``window`` (NaN padded), in the
+    order of ``np.flatnonzero(present)``. Rows without the key are left out of every group."""
+    rows = np.flatnonzero(present)
+    group = _Group(codes[rows], ts[rows], ids[rows], span)
+    return [group.recent_matrix(window, column[rows], PEER_CAP) for column in columns]
+
+
+def _median_of_sorted(ordered: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Row medians of a NaN-padded matrix sorted along rows, ``n`` values per row (NaN if 0)."""
+    rows = np.arange(len(ordered))
+    lo = ordered[rows, np.maximum((n - 1) // 2, 0)]
+    hi = ordered[rows, np.maximum(n // 2, 0)]
+    return np.where(n > 0, (lo + hi) / 2, np.nan)
+
+
+def _amount_against(recent: np.ndarray, amount: np.ndarray) -> dict[str, np.ndarray]:
+    """The amount against a matrix of earlier amounts: ratio to their median, percentile among
+    them and a robust z-score of the log amount (median and MAD); NaN below PEER_MIN_HISTORY."""
+    n = np.sum(~np.isnan(recent), axis=1)
+    ordered = np.sort(recent, axis=1)  # NaN padding sorts last
+    logs = np.log1p(ordered)
+    centre = _median_of_sorted(logs, n)
+    spread = _median_of_sorted(np.sort(np.abs(logs - centre[:, None]), axis=1), n)
+    enough = n >= PEER_MIN_HISTORY
+    below = np.sum(recent < amount[:, None], axis=1) + 0.5 * np.sum(
+        recent == amount[:, None], axis=1
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = amount / _median_of_sorted(ordered, n)
+        zscore = (np.log1p(amount) - centre) / np.maximum(1.4826 * spread, MIN_LOG_SPREAD)
+        percentile = below / np.maximum(n, 1)
+    return {
+        "ratio_median": np.where(enough, ratio, np.nan),
+        "percentile": np.where(enough, percentile, np.nan),
+        "zscore": np.where(enough, zscore, np.nan),
+    }
+
+
+def _distinct(matrix: np.ndarray, leave_out: np.ndarray | None = None) -> np.ndarray:
+    """Distinct non-NaN values per row of ``matrix``, not counting the row's ``leave_out``."""
+    if leave_out is not None:
+        matrix = np.where(matrix == leave_out[:, None], np.nan, matrix)
+    ordered = np.sort(matrix, axis=1)
+    first = ~np.isnan(ordered)
+    first[:, 1:] &= ordered[:, 1:] != ordered[:, :-1]
+    return first.sum(axis=1).astype(float)
+
+
+def _peer_amounts(df: pd.DataFrame, ts, ids, span, amount) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    lookback = int(LOOKBACK.total_seconds())
+    for prefix, column in (("merchant", "merchant_id"), ("category", "merchant_category")):
+        present = (df[column] != "").to_numpy()
+        (recent,) = _recent_in_group(
+            _codes(df, [column]), present, ts, ids, span, lookback, [amount]
+        )
+        figures = _amount_against(recent, amount[present])
+        for name, values in figures.items():
+            full = np.full(len(df), np.nan)
+            full[present] = values
+            out[f"{prefix}_amount_{name}"] = full
+    return out
+
+
+def _links(df: pd.DataFrame, ts, ids, span, account_codes) -> dict[str, np.ndarray]:
+    """Accounts linked through what they share, from the rows before each transaction.
+
+    * ``device_accounts_24h`` / ``counterparty_accounts_24h``: other accounts that used this
+      device / paid this counterparty in the last 24 h (fan-in); NaN without one.
+    * ``merchant_accounts_1h``: other accounts that paid this merchant in the last hour.
+    * ``account_counterparties_24h``: distinct counterparties this account paid in 24 h, this
+      payment included (fan-out).
+    * ``ring_size_24h``: the account plus the most other accounts any of its payments of the last
+      24 h (this one included) shared a device or counterparty with in the 24 h before that
+      payment: five accounts on one phone make a ring of 5 at the fifth.
+
+    Each count reads the last ``PEER_CAP`` earlier rows of the device / counterparty / merchant
+    (or of the account), so it tops out at ``PEER_CAP`` on very busy ones.
+    """
+    n = len(df)
+    accounts = account_codes.astype(float)
+    out: dict[str, np.ndarray] = {}
+    neighbours = []
+    for label, column in (("device", "device_id"), ("counterparty", "counterparty_id")):
+        present = (df[column] != "").to_numpy()
+        (recent,) = _recent_in_group(
+            _codes(df, [column]), present, ts, ids, span, LINK_WINDOW, [accounts]
+        )
+        full = np.full(n, np.nan)
+        full[present] = _distinct(recent, accounts[present])
+        out[f"{label}_accounts_24h"] = full
+        matrix = np.full((n, PEER_CAP), np.nan)
+        matrix[present] = recent
+        neighbours.append(matrix)
+    # Other accounts sharing this row's device or counterparty (either of them).
+    linked = _distinct(np.concatenate(neighbours, axis=1), accounts)
+    del neighbours
+
+    present = (df["merchant_id"] != "").to_numpy()
+    (recent,) = _recent_in_group(
+        _codes(df, ["merchant_id"]), present, ts, ids, span, MERCHANT_LINK_WINDOW, [accounts]
+    )
+    out["merchant_accounts_1h"] = np.full(n, np.nan)
+    out["merchant_accounts_1h"][present] = _distinct(recent, accounts[present])
+
+    everyone = np.ones(n, dtype=bool)
+    has_cp = (df["counterparty_id"] != "").to_numpy()
+    counterparty = np.where(has_cp, _codes(df, ["counterparty_id"]).astype(float), np.nan)
+    paid, earlier_links = _recent_in_group(
+        account_codes, everyone, ts, ids, span, LINK_WINDOW, [counterparty, linked]
+    )
+    out["account_counterparties_24h"] = _distinct(
+        np.concatenate([paid, counterparty[:, None]], axis=1)
+    )
+    most = np.max(np.where(np.isnan(earlier_links), 0.0, earlier_links), axis=1, initial=0.0)
+    out["ring_size_24h"] = 1 + np.maximum(linked, most)
+    return out
+
+
+def _behavioural(df: pd.DataFrame, *, peers: bool = False) -> pd.DataFrame:
+    epoch = _epoch_seconds(df)
+    ts = epoch - epoch.min()
+    ids = df["id"].to_numpy()
+    lookback = int(LOOKBACK.total_seconds())
+    span = int(ts.max()) + 2 * lookback + 2
+
+    def group(columns: list[str] | np.ndarray) -> _Group:
+        codes = columns if isinstance(columns, np.ndarray) else _codes(df, columns)
+        return _Group(codes, ts, ids, span)
+
+    amount = df["amount"].to_numpy()
+    account_codes = _codes(df, ["account_id"])
+    account = group(account_codes)
+    out: dict[str, np.ndarray] = {"amount_log": np.log1p(amount)}
+
+    n30 = account.count(lookback)
+    sum30 = account.sum(lookback, amount)
+    sumsq30 = account.sum(lookback, amount**2)
+    recent = account.recent_matrix(lookback, amount, HISTORY_CAP)
+    n_recent = np.minimum(n30, HISTORY_CAP).astype(np.int64)
+    ordered = np.sort(recent, axis=1)  # NaN padding sorts last
+    rows = np.arange(len(amount))
+    lo = ordered[rows, np.maximum((n_recent - 1) // 2, 0)]
+    hi = ordered[rows, np.maximum(n_recent // 2, 0)]
+    has = n_recent > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        median = np.where(has, (lo + hi) / 2, np.nan)
+        maximum = np.where(has, ordered[rows, np.maximum(n_recent - 1, 0)], np.nan)
+        below = np.sum(recent < amount[:, None], axis=1) + 0.5 * np.sum(
+            recent == amount[:, None], axis=1
+        )
+        mean30 = np.where(n30 > 0, sum30 / n30, np.nan)
+        var30 = np.where(
+            n30 > 1,
+            (sumsq30 - n30 * mean30**2) / np.maximum(n30 - 1, 1),
+            np.where(n30 == 1, 0, np.nan),
+        )
+        std30 = np.sqrt(np.clip(var30, 0, None))
+        out["amount_ratio_mean_30d"] = amount / mean30
+        # A floor on the deviation keeps a very regular account's z-score finite and meaningful.
+        out["amount_zscore_30d"] = (amount - mean30) / np.maximum(std30, 0.1 * mean30 + 1.0)
+        out["amount_ratio_median_30d"] = amount / median
+        out["amount_percentile_30d"] = np.where(has, below / np.maximum(n_recent, 1), np.nan)
+        out["amount_ratio_max_30d"] = amount / maximum
+    out["history_count_30d"] = n30
+
+    for name, seconds in VELOCITY_WINDOWS:
+        out[f"count_{name}"] = account.count(seconds)
+        out[f"amount_sum_{name}_log"] = np.log1p(account.sum(seconds, amount))
+    # Today's pace against the account's usual daily pace over the window (+1 smoothing).
+    out["count_24h_vs_usual"] = (out["count_24h"] + 1) / (n30 / 30 + 1)
+    _, gap = account.previous(lookback)
+    out["seconds_since_prev_log"] = np.log1p(gap)
+
+    occurred = df["occurred_at"]
+    hours = occurred.dt.hour.to_numpy() + occurred.dt.minute.to_numpy() / 60
+    angle = 2 * np.pi * hours / 24
+    out["hour_sin"] = np.sin(angle)
+    out["hour_cos"] = np.cos(angle)
+    hour_slot = (occurred.dt.hour.to_numpy() // 3).astype(np.int64)
+    same_slot = group(account_codes * 8 + hour_slot).count(lookback)
+    weekday = occurred.dt.weekday.to_numpy().astype(np.int64)
+    same_weekday = group(account_codes * 7 + weekday).count(lookback)
+    sin_sum = account.sum(lookback, np.sin(angle))
+    cos_sum = account.sum(lookback, np.cos(angle))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["hour_share_30d"] = np.where(n30 > 0, same_slot / n30, np.nan)
+        out["weekday_share_30d"] = np.where(n30 > 0, same_weekday / n30, np.nan)
+        usual_angle = np.arctan2(sin_sum, cos_sum)
+        diff = np.abs(np.angle(np.exp(1j * (angle - usual_angle))))
+        out["hour_distance_from_usual"] = np.where(n30 > 0, diff * 24 / (2 * np.pi), np.nan)
+
+    for label, column in _NOVELTY:
+        seen = group(["account_id", column]).count(lookback)
+        known = (df[column] != "").to_numpy() & (n30 > 0)
+        out[f"new_{label}_30d"] = np.where(known, (seen == 0).astype(float), np.nan)
+        if column == "merchant_category":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out["category_share_30d"] = np.where(known, seen / n30, np.nan)
+    # Distinct merchants/countries/devices first seen in the last 24 h, this one included.
+    for label, plural in (
+        ("merchant", "merchants"),
+        ("country", "countries"),
+        ("device", "devices"),
+    ):
+        flag = np.nan_to_num(out[f"new_{label}_30d"], nan=0.0)
+        out[f"new_{plural}_24h"] = account.sum(DAY, flag) + flag
+
+    has_geo = df["latitude"].notna().to_numpy() & df["longitude"].notna().to_numpy()
+    lat = np.where(has_geo, df["latitude"].to_numpy(), 0.0)
+    lon = np.where(has_geo, df["longitude"].to_numpy(), 0.0)
+    # Geo aggregates only over geolocated rows: a separate group per (account, has_geo).
+    geo = group(account_codes * 2 + has_geo.astype(np.int64))
+    n_geo = geo.count(lookback)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        usual_lat = geo.sum(lookback, lat) / n_geo
+        usual_lon = geo.sum(lookback, lon) / n_geo
+    distance = _haversine_km(lat, lon, usual_lat, usual_lon)
+    out["distance_from_usual_km"] = np.where(has_geo & (n_geo > 0), distance, np.nan)
+    prev_idx, prev_gap = geo.previous(lookback)
+    has_prev = has_geo & (prev_idx >= 0)
+    safe = np.maximum(prev_idx, 0)
+    step = _haversine_km(lat, lon, lat[safe], lon[safe])
+    out["distance_from_prev_km"] = np.where(has_prev, step, np.nan)
+    # Implied speed; a one-minute floor on the gap avoids dividing by zero for same-second pairs.
+    out["speed_from_prev_kmh"] = np.where(
+        has_prev, step / (np.maximum(np.nan_to_num(prev_gap), 60.0) / HOUR), np.nan
+    )
+
+    # How busy the counterparty has been across all accounts in the last 24 h (several accounts
+    # paying one mule within a day).
+    has_cp = (df["counterparty_id"] != "").to_numpy()
+    cp_recent = group(["counterparty_id"]).count(DAY)
+    out["counterparty_count_24h"] = np.where(has_cp, cp_recent, np.nan)
+
+    channel = df["channel"].str.lower()
+    out["channel_ecom"] = (channel == "ecom").to_numpy(dtype=float)
+    out["channel_atm"] = (channel == "atm").to_numpy(dtype=float)
+    names = FEATURE_NAMES
+    if peers:
+        out.update(_peer_amounts(df, ts, ids, span, amount))
+        out.update(_links(df, ts, ids, span, account_codes))
+        names = [*FEATURE_NAMES, *PEER_FEATURE_NAMES]
+    return pd.DataFrame({name: out[name] for name in names}, index=df.index, dtype=float)
+
+
+# --- learned fraud rates --------------------------------------------------------------------
+
+
+def _smoothed(fraud: np.ndarray, total: np.ndarray, prior: np.ndarray | float) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (fraud + RATE_SMOOTHING * prior) / (total + RATE_SMOOTHING)
+
+
+def rate_tables(frame: pd.DataFrame, *, as_of: pd.Timestamp | None = None) -> dict[str, Any]:
+    """Smoothed merchant and category fraud rates from the labels known at ``as_of`` (default:
+    the frame's last transaction), i.e. of transactions at least ``LABEL_DELAY`` older."""
+    df = _prepare(frame)
+    labels = pd.to_numeric(frame.get("is_fraud"), errors="coerce") if "is_fraud" in frame else None
+    if labels is None:
+        return {"prior": None, "tables": {name: {} for name in RATE_FEATURES}}
+    as_of = as_of if as_of is not None else df["occurred_at"].max()
+    known = labels.notna().to_numpy() & (df["occurred_at"] + LABEL_DELAY <= as_of).to_numpy()
+    if not known.any():
+        return {"prior": None, "tables": {name: {} for name in RATE_FEATURES}}
+    y = labels.to_numpy()[known].astype(float)
+    prior = float(y.mean())
+    tables: dict[str, dict[str, float]] = {}
+    for name, column in _RATE_COLUMNS.items():
+        keys = df[column].to_numpy()[known]
+        grouped = pd.DataFrame({"k": keys, "y": y}).groupby("k")["y"].agg(["sum", "count"])
+        grouped = grouped[grouped.index != ""]
+        rates = _smoothed(grouped["sum"].to_numpy(), grouped["count"].to_numpy(), prior)
+        tables[name] = dict(zip(grouped.index, map(float, rates), strict=True))
+    return {"prior": prior, "tables": tables}
+
+
+def _rates_from_tables(df: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
+    out = pd.DataFrame(index=df.index)
+    prior = spec.get("prior")
+    for name, column in _RATE_COLUMNS.items():
+        if prior is None:
+            out[name] = np.nan
+            continue
+        table = spec["tables"].get(name, {})
+        values = df[column].map(table).astype(float)
+        out[name] = values.fillna(prior).where(df[column] != "", np.nan)
+    return out
+
+
+def _rates_as_of_each_row(df: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
+    """Training: each row's rates from the labels known before it (``LABEL_DELAY`` after the
+    labelled transaction), never its own or a later one's."""
+    epoch = _epoch_seconds(df)
+    known = labels.notna().to_numpy()
+    y = np.nan_to_num(labels.to_numpy(dtype=float), nan=0.0)
+    delay = int(LABEL_DELAY.total_seconds())
+    # Global prior: labels known strictly before each row's time.
+    known_at = np.sort(epoch[known] + delay)
+    order = np.argsort(epoch[known] + delay, kind="stable")
+    fraud_prefix = np.concatenate([[0.0], np.cumsum(y[known][order])])
+    n_known = np.searchsorted(known_at, epoch, side="left")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        prior = np.where(n_known > 0, fraud_prefix[n_known] / n_known, np.nan)
+    out = pd.DataFrame(index=df.index)
+    base = int(epoch.min()) if len(epoch) else 0
+    span = int(epoch.max() - base) + delay + 2 if len(epoch) else 1
+    for name, column in _RATE_COLUMNS.items():
+        codes = _codes(df, [column])
+        k_codes = codes[known]
+        k_time = epoch[known] - base + delay
+        k_order = np.lexsort((k_time, k_codes))
+        keys = k_codes[k_order].astype(np.int64) * span + k_time[k_order]
+        k_fraud = np.concatenate([[0.0], np.cumsum(y[known][k_order])])
+        query = codes.astype(np.int64) * span + (epoch - base)
+        upto = np.searchsorted(keys, query, side="left")
+        first = np.searchsorted(keys, codes.astype(np.int64) * span, side="left")
+        total = (upto - first).astype(float)
+        fraud = k_fraud[upto] - k_fraud[first]
+        rate = _smoothed(fraud, total, prior)
+        out[name] = np.where((df[column] != "").to_numpy() & ~np.isnan(prior), rate, np.nan)
+    return out
+
+
+# --- partner metadata -----------------------------------------------------------------------
+
+
+def _metadata_frame(frame: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
+    if "metadata" not in frame:
+        return pd.DataFrame(index=index)
+    records = [m if isinstance(m, dict) else {} for m in frame["metadata"].tolist()]
+    if not any(records):
+        return pd.DataFrame(index=index)
+    return pd.DataFrame.from_records(records, index=index)
+
+
+def metadata_feature_name(key: str) -> str:
+    """``meta_<key>`` with the key reduced to lowercase letters, digits and underscores."""
+    return METADATA_PREFIX + (re.sub(r"[^0-9a-z]+", "_", str(key).lower()).strip("_") or "key")
+
+
+def _numeric(values: pd.Series) -> pd.Series:
+    if values.dtype == bool:
+        return values.astype(float)
+    mapped = values.map(lambda v: float(v) if isinstance(v, bool) else v)
+    return pd.to_numeric(mapped, errors="coerce")
+
+
+def _varies_within_accounts(values: pd.Series, account: pd.Series) -> bool | None:
+    """Whether a key changes within accounts about as often as it would if its values were
+    dealt out at random: ``False`` for a customer attribute (home zip, city size: never changes
+    within an account while it differs between accounts), ``None`` when no account has two rows
+    with the key (nothing to judge by, e.g. one row per account)."""
+    owners = account[values.index].to_numpy()
+    repeated = pd.Series(owners).duplicated(keep=False).to_numpy()
+    if not repeated.any():
+        return None
+    owners, observed = owners[repeated], values.to_numpy()[repeated]
+    dealt = np.random.default_rng(0).permutation(observed)
+
+    def varying_share(v: np.ndarray) -> float:
+        return float((pd.Series(v).groupby(owners).nunique() > 1).mean())
+
+    expected = varying_share(dealt)
+    return expected == 0 or varying_share(observed) > CONSTANT_KEY_SHARE * expected
+
+
+def _signal(values: pd.Series, labels: pd.Series) -> float:
+    """How well a key alone ranks the labelled rows: 2·|AUC − 0.5| of the fraud rate of its
+    quantile bin (``SIGNAL_BINS`` bins; a missing value is one more bin), from 0 (none) to 1."""
+    v = values.reindex(labels.index)
+    y = labels.to_numpy(dtype=float)
+    ranks = v.rank(method="first").to_numpy()
+    n = max(int(v.notna().sum()), 1)
+    bins = np.where(np.isnan(ranks), -1, np.floor((ranks - 1) * SIGNAL_BINS / n))
+    rate = pd.Series(y).groupby(bins).transform("mean").to_numpy()
+    positives = y == 1
+    n_pos, n_neg = int(positives.sum()), int((~positives).sum())
+    order = pd.Series(rate).rank(method="average").to_numpy()
+    auc = (order[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+    return round(float(2 * abs(auc - 0.5)), 4)
+
+
+def _signal_labels(frame: pd.DataFrame) -> pd.Series | None:
+    """Labels the signal of metadata keys may be judged on: the labelled rows before the
+    validation slice (``scoring.engine.ensemble.validation_cut``), with both classes present."""
+    if "is_fraud" not in frame:
+        return None
+    labels = pd.to_numeric(frame["is_fraud"], errors="coerce").dropna()
+    times = pd.to_datetime(frame.loc[labels.index, "occurred_at"], utc=True)
+    labels = labels.loc[times.sort_values(kind="stable").index]
+    labels = labels.iloc[: validation_cut(len(labels))]
+    if labels.sum() < SIGNAL_MIN_POSITIVES or (labels == 0).sum() < SIGNAL_MIN_POSITIVES:
+        return None
+    return labels
+
+
+def select_metadata_keys(
+    frame: pd.DataFrame, *, report: dict[str, Any] | None = None
+) -> dict[str, str]:
+    """Numeric metadata keys worth using as features: ``{key: feature name}``.
+
+    A key qualifies when at least 1 % of rows carry it and 95 % of its values are numbers. Keys
+    that describe the customer rather than the transaction are left out because they let a model
+    memorise who was defrauded instead of learning what fraud looks like: a key that does not
+    change within an account while it differs between accounts (home coordinates, zip code, city
+    size, date of birth; judged on the accounts with two rows or more, so a data set with one row
+    per account keeps its keys) and a key that merely counts time (an epoch timestamp).
+
+    With labels (both classes, on the rows before the validation slice), the qualifying keys are
+    ranked by their signal (:func:`_signal`) and the ``MAX_METADATA_FEATURES`` strongest kept;
+    without, by name. ``report`` (a dict) receives ``by`` (``signal`` or ``name``), ``signal``
+    per qualifying key and ``left_out`` (key → why).
+    """
+    report = {} if report is None else report
+    report.update(by="name", signal={}, left_out={})
+    meta = _metadata_frame(frame, frame.index)
+    if meta.empty:
+        return {}
+    account = frame["account_id"].astype(str)
+    epoch = pd.to_datetime(frame["occurred_at"], utc=True).astype("int64").astype(float)
+    qualifying: dict[str, pd.Series] = {}
+    left_out: dict[str, str] = report["left_out"]
+    for key in sorted(meta.columns, key=str):
+        raw = meta[key]
+        present = raw.notna()
+        if present.sum() < max(1, 0.01 * len(raw)):
+            left_out[str(key)] = "on fewer than 1 % of rows"
+            continue
+        values = _numeric(raw[present])
+        if values.notna().mean() < 0.95:
+            left_out[str(key)] = "not a number"
+            continue
+        values = values.dropna()
+        if values.nunique() < 2:
+            left_out[str(key)] = "a single value"
+            continue
+        if _varies_within_accounts(values, account) is False:
+            left_out[str(key)] = "constant within each account (describes the customer)"
+            continue
+        if abs(float(np.corrcoef(values.to_numpy(), epoch[values.index].to_numpy())[0, 1])) > 0.98:
+            left_out[str(key)] = "counts time"
+            continue
+        qualifying[str(key)] = values
+    labels = _signal_labels(frame)
+    ranked = list(qualifying)
+    if labels is not None:
+        report["by"] = "signal"
+        report["signal"] = {k: _signal(v, labels) for k, v in qualifying.items()}
+        ranked.sort(key=lambda k: -report["signal"][k])
+    chosen: dict[str, str] = {}
+    for key in ranked:
+        name = metadata_feature_name(key)
+        if name in chosen.values():
+            left_out[key] = f"same feature name ({name}) as a key kept"
+        elif len(chosen) >= MAX_METADATA_FEATURES:
+            left_out[key] = f"weaker than the {MAX_METADATA_FEATURES} keys kept"
+        else:
+            chosen[key] = name
+    return chosen
+
+
+def _metadata_features(frame: pd.DataFrame, keys: dict[str, str]) -> pd.DataFrame:
+    meta = _metadata_frame(frame, frame.index)
+    out = pd.DataFrame(index=frame.index)
+    for key, name in keys.items():
+        out[name] = _numeric(meta[key]) if key in meta else np.nan
+    return out.astype(float)
+
+
+# --- entry points ---------------------------------------------------------------------------
+
+
+def feature_spec(frame: pd.DataFrame) -> dict[str, Any]:
+    """What a model trained on ``frame`` uses beyond the behavioural features: the rate tables
+    (labels known at the end of ``frame``) and the chosen metadata keys. Stored in the artifact."""
+    rates = rate_tables(frame)
+    selection: dict[str, Any] = {}
+    metadata_keys = select_metadata_keys(frame, report=selection) if not frame.empty else {}
+    names = [*FEATURE_NAMES]
+    if rates["prior"] is not None:
+        names += RATE_FEATURES
+    names += list(metadata_keys.values())
+    return {
+        "feature_names": names,
+        "rates": rates,
+        "metadata_keys": metadata_keys,
+        "metadata_selection": selection,
+    }
+
+
+def compute_features(
+    frame: pd.DataFrame,
+    artifact: dict[str, Any] | None = None,
+    *,
+    behavioural: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Feature matrix with the same index as ``frame``.
+
+    ``frame`` holds the transactions to featurise *and* their accounts' history; each row's
+    features come from the rows before it. Missing inputs give NaN, which the model handles.
+    Without ``artifact``: the behavioural ``FEATURE_NAMES``. With a model artifact: exactly its
+    ``feature_names``, with merchant/category fraud rates from its frozen tables and its metadata
+    keys (labels in ``frame`` are ignored). ``behavioural``: the ``FEATURE_NAMES`` block already
+    computed on the same ``frame`` (it does not depend on the artifact), e.g. by the champion for
+    the challenger's shadow scoring.
+    """
+    spec = (artifact or {}).get("feature_spec")
+    names = list(artifact["feature_names"]) if artifact else list(FEATURE_NAMES)
+    if frame.empty:
+        return pd.DataFrame(columns=names, index=frame.index, dtype=float)
+    df = _prepare(frame)
+    features = _behavioural(df) if behavioural is None else behavioural[FEATURE_NAMES]
+    if spec is None:  # no artifact, or one from before learned rates and metadata existed
+        return _finite(features if names == FEATURE_NAMES else features[names])
+    parts = [features]
+    if any(name in RATE_FEATURES for name in names):
+        parts.append(_rates_from_tables(df, spec["rates"]))
+    parts.append(_metadata_features(frame, spec["metadata_keys"]))
+    if spec.get("raw"):  # the raw booster's columns (scoring.engine.raw_features)
+        parts.append(raw_features(frame, spec["raw"]))
+    return _finite(pd.concat(parts, axis=1)[names].astype(float))
+
+
+def compute_peer_features(frame: pd.DataFrame) -> pd.DataFrame:
+    """The ``PEER_FEATURE_NAMES`` of every row of ``frame`` (from the rows before it, every
+    account's), for evaluation and tests; not part of the model (see ``PEER_FAMILIES``)."""
+    if frame.empty:
+        return pd.DataFrame(columns=PEER_FEATURE_NAMES, index=frame.index, dtype=float)
+    return _finite(_behavioural(_prepare(frame), peers=True)[PEER_FEATURE_NAMES])
+
+
+def _finite(features: pd.DataFrame) -> pd.DataFrame:
+    """Infinities (a ratio over a zero, or prefix sums cancelling out around huge amounts) are
+    missing values, as the model and the explanations expect: finite numbers or NaN."""
+    values = features.to_numpy(dtype=float)
+    if np.isinf(values).any():
+        features = features.replace([np.inf, -np.inf], np.nan)
+    return features
+
+
+def compute_training_features(
+    frame: pd.DataFrame, spec: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Features of every row of a labelled history for training, plus the label series.
+
+    The same behavioural and metadata code as :func:`compute_features`; the fraud rates are
+    computed as of each row from labels known by then, as they would have been live.
+    """
+    df = _prepare(frame)
+    labels = (
+        pd.to_numeric(frame["is_fraud"], errors="coerce")
+        if "is_fraud" in frame
+        else pd.Series(np.nan, index=frame.index)
+    )
+    names = spec["feature_names"]
+    parts = [_behavioural(df)]
+    if any(name in RATE_FEATURES for name in names):
+        parts.append(_rates_as_of_each_row(df, labels))
+    parts.append(_metadata_features(frame, spec["metadata_keys"]))
+    if spec.get("raw"):
+        parts.append(raw_features(frame, spec["raw"]))
+    return pd.concat(parts, axis=1)[names].astype(float), labels
+
+
+# --- what serving must load -----------------------------------------------------------------
+
+
+def serving_history_mask(frame: pd.DataFrame, batch: pd.Index) -> np.ndarray:
+    """The rows of a full history ``frame`` that the features of its ``batch`` rows read: the
+    loading contract of live scoring, as an executable statement (not a hot path).
+
+    With ``start``/``end`` the batch's first and last time: the batch accounts' rows, and the
+    payments to the batch's counterparties, in ``[start - LOOKBACK, end]``; per merchant and per
+    category of the batch, its rows in ``[start, end]`` and its last ``PEER_CAP`` rows before
+    ``start`` inside ``LOOKBACK``; and every row in ``[start - 2 * LINK_WINDOW, end]`` with a
+    device or counterparty that a batch account used in ``[start - LINK_WINDOW, end]`` (a ring's
+    size reads the links of the account's own payments of the last day). Features computed on
+    these rows equal, bit for bit, those computed on all of history.
+    """
+    df = _prepare(frame)
+    at = df["occurred_at"]
+    rows = df.loc[batch]
+    start, end = at.loc[batch].min(), at.loc[batch].max()
+    upto = (at <= end).to_numpy()
+
+    def since(moment: pd.Timestamp) -> np.ndarray:
+        return (at >= moment).to_numpy() & upto
+
+    def among(column: str, values) -> np.ndarray:
+        values = {v for v in values if v}
+        return df[column].isin(values).to_numpy() & (df[column] != "").to_numpy()
+
+    lookback = since(start - LOOKBACK)
+    needed = lookback & (
+        among("account_id", rows["account_id"]) | among("counterparty_id", rows["counterparty_id"])
+    )
+    order = np.lexsort((df["id"].to_numpy(), at.to_numpy()))
+    for column in ("merchant_id", "merchant_category"):
+        mine = among(column, rows[column])
+        needed |= mine & since(start)
+        before = mine & lookback & (at < start).to_numpy()
+        sorted_rows = order[before[order]]
+        last = df[column].to_numpy()[sorted_rows]
+        rank_from_end = pd.Series(sorted_rows).groupby(last).cumcount(ascending=False).to_numpy()
+        needed[sorted_rows[rank_from_end < PEER_CAP]] = True
+    link = pd.Timedelta(seconds=LINK_WINDOW)
+    own = among("account_id", rows["account_id"]) & since(start - link)
+    shared = among("device_id", df.loc[own, "device_id"]) | among(
+        "counterparty_id", df.loc[own, "counterparty_id"]
+    )
+    needed |= shared & since(start - 2 * link)
+    return needed

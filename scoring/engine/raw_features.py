@@ -1,0 +1,106 @@
+"""Raw transaction columns as model inputs: what a data scientist hands a booster first.
+
+The behavioural features (:mod:`scoring.engine.features`) describe a transaction against its
+account's
+past; on data where the account says little (one row per account, no entity at all) or where the
+signal sits in the fields themselves (a scheme's usual amount, an office's place, a balance), a
+booster on the raw fields does better. These columns give it that view, computed by the same
+code path for training and live scoring:
+
+* ``raw_amount``, ``raw_hour`` (UTC, with minutes as a fraction), ``raw_weekday``,
+  ``raw_latitude``, ``raw_longitude``;
+* ``raw_merchant``, ``raw_category``, ``raw_channel``, ``raw_country``: the value's code in a
+  vocabulary frozen at training time (most frequent first, at most ``MAX_CODES``; anything else
+  is missing).
+
+Account, card, device, counterparty and IP identifiers are never among them: they would let a
+model memorise who was defrauded instead of learning what fraud looks like. Numeric metadata
+(``meta_*``, :func:`scoring.engine.features.select_metadata_keys`) is the rest of the raw view.
+:func:`raw_spec` keeps only the columns that carry at least one value in training, so a data set
+without coordinates has no coordinate columns.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+RAW_PREFIX = "raw_"
+RAW_TEXT_COLUMNS = {
+    "raw_merchant": "merchant_id",
+    "raw_category": "merchant_category",
+    "raw_channel": "channel",
+    "raw_country": "country",
+}
+RAW_FEATURES = [
+    "raw_amount",
+    "raw_hour",
+    "raw_weekday",
+    "raw_latitude",
+    "raw_longitude",
+    *RAW_TEXT_COLUMNS,
+]
+MAX_CODES = 5000
+
+
+def _text(frame: pd.DataFrame, column: str) -> pd.Series:
+    if column not in frame:
+        return pd.Series("", index=frame.index)
+    return frame[column].fillna("").astype(str).str.strip()
+
+
+def _numbers(frame: pd.DataFrame) -> dict[str, pd.Series]:
+    occurred = pd.to_datetime(frame["occurred_at"], utc=True)
+    out = {
+        "raw_amount": pd.to_numeric(frame["amount"], errors="coerce").astype(float),
+        "raw_hour": (occurred.dt.hour + occurred.dt.minute / 60).astype(float),
+        "raw_weekday": occurred.dt.weekday.astype(float),
+    }
+    for name, column in (("raw_latitude", "latitude"), ("raw_longitude", "longitude")):
+        out[name] = (
+            pd.to_numeric(frame[column], errors="coerce").astype(float)
+            if column in frame
+            else pd.Series(np.nan, index=frame.index)
+        )
+    return out
+
+
+def raw_spec(frame: pd.DataFrame) -> dict[str, Any]:
+    """What the raw columns of a model trained on ``frame`` are: ``names`` (the columns with at
+    least one value in ``frame``, in ``RAW_FEATURES`` order) and ``vocabulary`` (per code
+    column: value → code, most frequent first)."""
+    vocabulary: dict[str, dict[str, int]] = {}
+    for name, column in RAW_TEXT_COLUMNS.items():
+        values = _text(frame, column)
+        counts = values[values != ""].value_counts()
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_CODES]
+        vocabulary[name] = {value: code for code, (value, _) in enumerate(ranked)}
+    numbers = _numbers(frame)
+    names = [
+        n
+        for n in RAW_FEATURES
+        if (vocabulary[n] if n in RAW_TEXT_COLUMNS else numbers[n].notna().any())
+    ]
+    return {"names": names, "vocabulary": vocabulary}
+
+
+def raw_features(frame: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
+    """The raw columns ``spec["names"]`` of ``frame`` (same index); unseen codes are NaN."""
+    numbers = _numbers(frame)
+    out = pd.DataFrame(index=frame.index)
+    for name in spec["names"]:
+        if name in RAW_TEXT_COLUMNS:
+            codes = _text(frame, RAW_TEXT_COLUMNS[name]).map(spec["vocabulary"][name])
+            out[name] = codes.astype(float)
+        else:
+            out[name] = numbers[name]
+    return out.astype(float)
+
+
+def category_counts(spec: dict[str, Any]) -> dict[str, int]:
+    """Number of codes of each code column in ``spec`` (for the booster's category splits)."""
+    return {
+        name: len(spec["vocabulary"][name]) for name in spec["names"] if name in RAW_TEXT_COLUMNS
+    }
