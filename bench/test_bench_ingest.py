@@ -67,7 +67,7 @@ def test_validating_a_batch_of_1000():
 def test_posting_batches_of_1000(monkeypatch):
     """The whole request in-process (parse, validate, bulk insert, read back), on the configured
     database; the broker is left out (enqueueing is one message per batch)."""
-    monkeypatch.setattr("scoring.tasks.score_batch.delay", lambda ids, request_id=None: None)
+    monkeypatch.setattr("scoring.queueing.score_batch_send", lambda ids, request_id=None: None)
     api_client = APIClient()
     api_client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key_create(name='bench')[1]}")
     timings = []

@@ -13,15 +13,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import DataError, IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from core import metrics
 
 from ..bulk import insert_ignoring_conflicts
 from ..models import ApiKey, Transaction
+from ..queueing import score_batch_enqueue
 from ..schema import BatchValidationError, validate_transactions
+from ..selectors import pending_stale_ids
 from .health import champion_file_check
 from .labels import label_provenance
 
@@ -38,21 +42,6 @@ class IngestResult:
     duplicates: int
     ids: list[int]
     external_ids: list[str]
-
-
-def _enqueue(ids: list[int]) -> None:
-    """Send one scoring task per chunk. A broker outage is logged, not raised: the rows are safe
-    in the database as ``pending`` and the sweeper re-enqueues them."""
-    from core.middleware import current_request_id
-
-    from ..tasks import score_batch
-
-    chunk = settings.INGEST_MAX_BATCH
-    for start in range(0, len(ids), chunk):
-        try:
-            score_batch.delay(ids[start : start + chunk], request_id=current_request_id.get())
-        except Exception:
-            logger.exception("Could not enqueue scoring for %d transactions", len(ids))
 
 
 def transactions_submit(
@@ -244,7 +233,7 @@ def _insert(*, items: list[dict[str, Any]], stamp: _Stamp, enqueue: bool) -> lis
             raise _refused(errors, len(items))
     ids = sorted(stored.values())
     if enqueue and ids:
-        transaction.on_commit(lambda: _enqueue(ids))
+        transaction.on_commit(lambda: score_batch_enqueue(ids))
     return ids
 
 
@@ -265,12 +254,10 @@ def _champion_problem() -> str:
 def scoring_backlog() -> int | None:
     """Messages waiting in the scoring queue (not yet taken by a worker), or None when the
     broker cannot say."""
-    from fraudcases.celery import app
-
     try:
-        with app.connection_for_read() as conn:
+        with current_app.connection_for_read() as conn:
             declared = conn.default_channel.queue_declare(
-                queue=app.conf.task_default_queue, passive=False
+                queue=current_app.conf.task_default_queue, passive=False
             )
     except Exception:  # any broker failure: unknown
         logger.warning("Could not read the scoring queue's depth", exc_info=True)
@@ -290,10 +277,6 @@ def transactions_requeue_stale(*, limit: int = 50_000) -> int:
     say, nothing is counted or sent; a message that was really lost is re-sent once the
     backlog has drained.
     """
-    from django.db.models import F
-
-    from ..selectors import pending_stale_ids
-
     problem = _champion_problem()
     if problem:
         # Retrying cannot help and would use up the rows' attempts: they stay pending until a
@@ -328,6 +311,6 @@ def transactions_requeue_stale(*, limit: int = 50_000) -> int:
         Transaction.objects.filter(id__in=retry).update(
             enqueued_at=timezone.now(), scoring_attempts=F("scoring_attempts") + 1
         )
-        transaction.on_commit(lambda: _enqueue(retry))
+        transaction.on_commit(lambda: score_batch_enqueue(retry))
     logger.warning("Re-enqueued %d stale pending transactions", len(retry))
     return len(retry)

@@ -187,7 +187,7 @@ def test_metrics_move_with_ingestion(
         for i in range(3)
     ]
     # The broker boundary: scoring is not under test here (tests/core/test_metrics.py scores).
-    monkeypatch.setattr("scoring.tasks.score_batch.delay", lambda *a, **k: None)
+    monkeypatch.setattr("scoring.queueing.score_batch_send", lambda *a, **k: None)
     # Counters move when the rows are committed (on_commit callbacks).
     with django_capture_on_commit_callbacks(execute=True):
         response = api_client.post("/api/v1/transactions", {"transactions": items}, format="json")

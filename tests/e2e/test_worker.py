@@ -115,7 +115,7 @@ def test_acknowledged_transactions_survive_a_broker_outage_and_lost_messages(
         raise OperationalError("[Errno 111] Connection refused")
 
     with monkeypatch.context() as patch:
-        patch.setattr("scoring.tasks.score_batch.delay", broker_down)
+        patch.setattr("scoring.queueing.score_batch_send", broker_down)
         status, body = http("POST", url, api_key[1], {"transactions": first})
     assert status == 202 and body["accepted"] == len(first)
 

@@ -222,7 +222,7 @@ def test_score_enqueues_instead_of_storing_history(
 ):
     sent: list[list[int]] = []
     monkeypatch.setattr(
-        "scoring.tasks.score_batch.delay", lambda ids, request_id=None: sent.append(ids)
+        "scoring.queueing.score_batch_send", lambda ids, request_id=None: sent.append(ids)
     )
     with django_capture_on_commit_callbacks(execute=True):
         run(str(card_file), *CARD_MAP, "--score", "--on-bad-line", "skip")

@@ -19,7 +19,7 @@ SCORE_URL = "/api/v1/transactions/score"
 
 @pytest.fixture(autouse=True)
 def no_broker(monkeypatch):
-    monkeypatch.setattr("scoring.tasks.score_batch.delay", lambda ids, request_id=None: None)
+    monkeypatch.setattr("scoring.queueing.score_batch_send", lambda ids, request_id=None: None)
 
 
 def post_raw(client, body: str | bytes, url: str = URL):

@@ -180,7 +180,7 @@ def test_sweeper_requeues_stale_pending_then_gives_up(
 ):
     sent: list[list[int]] = []
     monkeypatch.setattr(
-        "scoring.tasks.score_batch.delay", lambda ids, request_id=None: sent.append(ids)
+        "scoring.queueing.score_batch_send", lambda ids, request_id=None: sent.append(ids)
     )
     ids = ingest_recent(synthetic_history.tail(5))
     # Fresh rows are left alone.

@@ -27,7 +27,7 @@ def stale_rows(settings, monkeypatch):
     monkeypatch.setattr("scoring.services.ingest._champion_problem", lambda: "")
     sent: list[list[int]] = []
     monkeypatch.setattr(
-        "scoring.tasks.score_batch.delay", lambda ids, request_id=None: sent.append(ids)
+        "scoring.queueing.score_batch_send", lambda ids, request_id=None: sent.append(ids)
     )
     ids = transactions_submit(
         items=[txn(n) for n in range(5)], source=Transaction.Source.API, mode="sync"

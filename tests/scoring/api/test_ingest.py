@@ -27,7 +27,7 @@ def enqueued(monkeypatch):
     def fake_delay(ids, request_id=None):
         calls.append(list(ids))
 
-    monkeypatch.setattr("scoring.tasks.score_batch.delay", fake_delay)
+    monkeypatch.setattr("scoring.queueing.score_batch_send", fake_delay)
     return calls
 
 
@@ -93,7 +93,7 @@ class TestHappyPath:
 def test_racing_reposts_store_each_external_id_once(api_key, monkeypatch):
     """Two clients post overlapping batches at the same moment: every id is stored once and the
     accepted counts add up to the number of distinct ids."""
-    monkeypatch.setattr("scoring.tasks.score_batch.delay", lambda ids, request_id=None: None)
+    monkeypatch.setattr("scoring.queueing.score_batch_send", lambda ids, request_id=None: None)
     batch_a = [txn(i) for i in range(0, 300)]
     batch_b = [txn(i) for i in range(150, 450)]
     results: dict[str, dict] = {}

@@ -10,7 +10,7 @@ from tests.helpers import txn
 
 @pytest.mark.django_db
 def test_result_of_pending_transaction(api_client, monkeypatch):
-    monkeypatch.setattr("scoring.tasks.score_batch.delay", lambda ids, request_id=None: None)
+    monkeypatch.setattr("scoring.queueing.score_batch_send", lambda ids, request_id=None: None)
     api_client.post("/api/v1/transactions", txn(), format="json")
     body = api_client.get("/api/v1/transactions/ext-1").json()
     assert body["status"] == "pending"
