@@ -71,6 +71,7 @@ test: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(MAKE) --no-print-directory layering
+	$(MAKE) --no-print-directory deadcode
 	$(PY) -m pytest -m "not smoke and not chaos"
 
 # The developer loop: no real worker, no browser, no model training (under a minute).
@@ -105,15 +106,15 @@ lint: install-dev
 	$(VENV)/bin/ruff format --check .
 	$(MAKE) --no-print-directory layering
 
-# The layout stays a map (pyproject.toml): import contracts (the engine imports no Django,
-# alerts on top, no cycles between a package's modules) and no copy-pasted block of 6+ lines in
-# the apps (pylint's duplicate-code, migrations aside).
+# The layout stays a map (pyproject.toml): import contracts (the engine imports no Django;
+# layers alerts > fraudcases > scoring > core; no cycles between a package's modules) and no
+# copy-pasted block of 6+ lines in the apps (pylint's duplicate-code, migrations aside).
 layering: install-dev
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/pylint core fraudcases scoring alerts
 
-# Unused functions, classes and attributes (vulture; what Django finds by name is in
-# pyproject.toml and tests/vulture_whitelist.py). Not part of `make test`: a list to act on.
+# Unused functions, classes and attributes (vulture, in `make test`; what Django, Celery or the
+# tests find by name is in pyproject.toml and tests/vulture_whitelist.py, each entry with where).
 deadcode: install-dev
 	$(VENV)/bin/vulture
 

@@ -53,7 +53,6 @@ ALGORITHMS = {
 }
 # In this order on a tie: the simpler explanation first.
 CANDIDATES = ("ensemble", "raw_booster", "blend")
-ALERT_BUDGET = 0.01
 
 
 def precision_at_budget(
