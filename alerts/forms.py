@@ -5,12 +5,11 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
-from fraudcases.models import Case
+from fraudcases.models import Case, CaseQueue
 from scoring.engine.explain import REASON_LABELS, reason_label
 from scoring.models import RiskLevel, Rule
 
 from .models import SUBSCRIBABLE_EVENTS, Channel, Delivery, EventType
-from .services import cases_have_queues
 
 
 class ChannelForm(forms.Form):
@@ -119,7 +118,7 @@ class AlertRuleForm(forms.Form):
         max_digits=18,
         label="Largest transaction at least",
     )
-    queue = forms.CharField(max_length=64, required=False)
+    queue = forms.ChoiceField(required=False, label="Case queue")
     is_active = forms.BooleanField(required=False, initial=True, label="Active")
 
     def __init__(self, *args, rule=None, channels=None, **kwargs):
@@ -142,11 +141,8 @@ class AlertRuleForm(forms.Form):
         self.fields["fired_rules"].choices = [
             (n, n) for n in Rule.objects.order_by("name").values_list("name", flat=True)
         ]
-        if not cases_have_queues():
-            self.fields["queue"].disabled = True
-            self.fields[
-                "queue"
-            ].help_text = "Cases have no queues yet; rules will route on a queue once they do."
+        names = CaseQueue.objects.order_by("position", "name").values_list("name", flat=True)
+        self.fields["queue"].choices = [("", "any queue"), *((n, n) for n in names)]
 
 
 class DeliveryFilterForm(forms.Form):

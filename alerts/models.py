@@ -130,7 +130,7 @@ class AlertRule(models.Model):
     criterion holds: its priority is one of ``priorities``; one of its transactions has a reason
     code in ``reason_codes``; one of the detection rules named in ``fired_rules`` fired on one of
     its transactions; its largest transaction is at least ``min_amount``; its queue is ``queue``
-    (cases carry no queue yet, so the services refuse a queue name until they do).
+    (the name of a case queue, checked by the services).
     """
 
     name = models.CharField(max_length=100, unique=True)

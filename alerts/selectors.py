@@ -36,15 +36,15 @@ def case_facts(*, case_ids: set[int] | list[int]) -> dict[int, CaseFacts]:
         if amount is not None and (case_id not in amounts or amount > amounts[case_id]):
             amounts[case_id] = amount
     facts = {}
-    for case in Case.objects.filter(pk__in=ids).only("id", "risk_level", "priority"):
+    cases = Case.objects.filter(pk__in=ids).select_related("queue")
+    for case in cases.only("id", "risk_level", "priority", "queue__name"):
         facts[case.pk] = CaseFacts(
             case_id=case.pk,
             risk_level=case.risk_level,
             priority=case.priority,
             reason_codes=frozenset(codes.get(case.pk, ())),
             max_amount=amounts.get(case.pk),
-            # Cases have no queue yet; a queue field on Case is picked up here when it comes.
-            queue=str(getattr(case, "queue", "") or ""),
+            queue=case.queue.name if case.queue_id else "",
         )
     return facts
 

@@ -16,14 +16,13 @@ from .channels import (
 )
 from .delivery import deliveries_release_held, delivery_attempt, delivery_resend
 from .dispatch import alert_events_dispatch, alerts_sweep
-from .rules import alert_rule_create, alert_rule_update, cases_have_queues
+from .rules import alert_rule_create, alert_rule_update
 
 __all__ = [
     "alert_events_dispatch",
     "alert_rule_create",
     "alert_rule_update",
     "alerts_sweep",
-    "cases_have_queues",
     "channel_create",
     "channel_default_sync",
     "channel_pause",

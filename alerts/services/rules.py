@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -12,7 +11,7 @@ from django.db import IntegrityError, transaction
 from core.audit import audit_record
 from core.errors import ApplicationError
 from core.permissions import ensure_allowed
-from fraudcases.models import Case
+from fraudcases.models import Case, CaseQueue
 from scoring.engine.explain import REASON_LABELS
 from scoring.models import RiskLevel, Rule
 
@@ -31,12 +30,6 @@ RULE_FIELDS = (
     "queue",
     "is_active",
 )
-_QUEUE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-
-
-def cases_have_queues() -> bool:
-    """Whether ``Case`` carries a queue yet (rules may name a queue only then)."""
-    return any(f.name == "queue" for f in Case._meta.get_fields())
 
 
 def _snapshot(rule: AlertRule, channels: list[Channel] | None = None) -> dict[str, Any]:
@@ -79,12 +72,8 @@ def _clean(data: dict[str, Any], channels: list[Channel]) -> dict[str, Any]:
     else:
         amount = None
     queue = (data.get("queue") or "").strip()
-    if queue and not cases_have_queues():
-        errors["queue"] = [
-            "Cases have no queues yet, so a rule naming one would never match; leave it empty."
-        ]
-    elif queue and not _QUEUE.match(queue):
-        errors["queue"] = ["Lower-case letters, digits, - and _."]
+    if queue and not CaseQueue.objects.filter(name=queue).exists():
+        errors["queue"] = [f"No case queue is called '{queue}' (the admin's case queues)."]
     if not channels:
         errors["channels"] = ["Choose at least one channel."]
     if errors:

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from alerts.models import Delivery, DispatchCursor, DispatchedEvent, EventType
 from alerts.routing import CaseFacts, quiet_until, retry_delay, rule_matches
+from alerts.selectors import case_facts
 from alerts.services import (
     alert_events_dispatch,
     alert_rule_create,
@@ -264,10 +265,18 @@ def test_sweep_routes_events_the_on_commit_path_missed(webhook, settings):
     assert again["routed"] == 0 and again["requeued"] == 1
 
 
-def test_rule_refuses_a_queue_while_cases_have_none(admin_user, webhook):
+def test_a_rule_names_an_existing_case_queue_and_matches_its_cases(admin_user, webhook):
     with pytest.raises(ApplicationError) as refused:
-        alert_rule_create(actor=admin_user, name="q", channels=[webhook], queue="cards")
+        alert_rule_create(actor=admin_user, name="q", channels=[webhook], queue="no-such-queue")
     assert "queue" in refused.value.extra
+    case, _ = open_case("acct-queue-1")
+    assert case.queue_id is not None  # routing put it in a queue (General when nothing matches)
+    rule = alert_rule_create(
+        actor=admin_user, name="q", channels=[webhook], queue=case.queue.name, min_risk_level="low"
+    )
+    facts = case_facts(case_ids=[case.pk])[case.pk]
+    assert facts.queue == case.queue.name and rule_matches(rule, facts)
+    assert not rule_matches(rule, CaseFacts(**{**facts.__dict__, "queue": "another"}))
 
 
 def test_rule_and_channel_changes_need_the_admin_role(supervisor, receiver):
