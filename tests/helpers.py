@@ -161,3 +161,8 @@ def ingest_recent(frame) -> list[int]:
     return transactions_submit(
         items=api_items(frame), source=Transaction.Source.API, mode="sync"
     ).ids
+
+
+def hits_discarded(*, hits) -> list:
+    """A ``SCORING_HITS_HANDLER`` that opens nothing (tests that count scoring's own queries)."""
+    return []

@@ -39,8 +39,11 @@ def pending_mix(champion, synthetic_history):
     load_history(older)
     frauds = recent[recent["is_fraud"] == 1].iloc[::3].head(25)
     ordinary = recent[recent["is_fraud"] == 0].iloc[::40].head(35)
-    Rule.objects.create(name="large", expression="amount > 400", risk_floor=75, is_active=True)
-    return ingest_recent(frauds._append(ordinary).sort_values("occurred_at"))
+    pending = frauds._append(ordinary).sort_values("occurred_at")
+    # A rule that fires on the largest few pending rows, whatever the generator made.
+    large = int(pending["amount"].astype(float).quantile(0.9))
+    Rule.objects.create(name="large", expression=f"amount > {large}", risk_floor=75, is_active=True)
+    return ingest_recent(pending)
 
 
 def test_batch_and_single_transaction_scoring_agree(pending_mix):

@@ -88,7 +88,7 @@ def test_a_row_whose_features_fail_is_failed_with_its_reason_and_shown_by_the_ap
 ):
     """Injected fault: explaining raises whenever one chosen row is among the rows scored."""
     poison_id = world[5]
-    real = services.scoring.engine.explain
+    real = services.scoring.explain
 
     def poisoned(artifact, features, raw, proba):
         if (raw["id"] == poison_id).any():

@@ -154,7 +154,8 @@ def test_selection_never_sees_the_hold_out(monkeypatch):
     report = evaluate(frame, holdout=0.3, seed=0)
     split = pd.Timestamp(report["split_at"])
     assert seen and all(t < split for t in seen)
-    assert report["selected"] == "raw_booster"
+    # The raw columns carry this fixture's signal: a candidate that reads them wins.
+    assert report["selected"] in ("raw_booster", "blend")
     flipped = frame.copy()
     later = flipped["occurred_at"] >= split
     flipped.loc[later, "is_fraud"] = 1 - flipped.loc[later, "is_fraud"]
