@@ -182,6 +182,9 @@ def test_sweeper_requeues_stale_pending_then_gives_up(
     monkeypatch.setattr(
         "scoring.queueing.score_batch_send", lambda ids, request_id=None: sent.append(ids)
     )
+    # An empty scoring queue (messages other tests left on a real broker would hold the sweep
+    # back: tests/scoring/test_sweeper_backlog.py).
+    monkeypatch.setattr("scoring.services.ingest.scoring_backlog", lambda: 0)
     ids = ingest_recent(synthetic_history.tail(5))
     # Fresh rows are left alone.
     assert transactions_requeue_stale() == 0
