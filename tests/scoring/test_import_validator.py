@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from unittest import mock
 
+import pytest
 from django.test import override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -70,6 +71,7 @@ def as_items(columns, metadata, size):
     return items
 
 
+@pytest.mark.slow  # a property test of several seconds: make test, not test-fast
 @override_settings(INGEST_METADATA_MAX_KEYS=3, INGEST_METADATA_MAX_BYTES=4000)
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tables())

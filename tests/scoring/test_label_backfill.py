@@ -33,6 +33,7 @@ def _back_to_latest():
     executor.migrate(executor.loader.graph.leaf_nodes())
 
 
+@pytest.mark.slow  # migrates a database back and forth (several seconds): make test, not test-fast
 def test_backfill_sets_sources_and_clears_stale_disposition_labels():
     old = _migrate(BEFORE)
     Transaction = old.get_model("scoring", "Transaction")

@@ -188,6 +188,7 @@ FIELD_VALUES = st.fixed_dictionaries(
 )
 
 
+@pytest.mark.slow  # a property test of several seconds: make test, not test-fast
 @settings(
     max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -56,6 +57,7 @@ def frame_of(rows: list[dict]) -> pd.DataFrame:
     return frame
 
 
+@pytest.mark.slow  # a property test of several seconds: make test, not test-fast
 @settings(
     max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )
@@ -69,6 +71,7 @@ def test_behavioural_features_are_finite_or_missing_for_any_frame(rows):
     assert not np.isinf(values).any()
 
 
+@pytest.mark.slow  # a property test of several seconds: make test, not test-fast
 @settings(
     max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )

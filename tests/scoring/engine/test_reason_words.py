@@ -8,6 +8,7 @@ import re
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -60,6 +61,7 @@ def feature_rows(draw):
     return pd.Series(values), pd.Series(raw)
 
 
+@pytest.mark.slow  # a property test of several seconds: make test, not test-fast
 @settings(max_examples=300, deadline=None)
 @given(feature_rows())
 def test_every_reason_renders_evidence_or_nothing(data):
