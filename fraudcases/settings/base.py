@@ -139,6 +139,13 @@ if not env.str("CACHE_URL", default="") and env.str("CELERY_BROKER_URL", default
             "KEY_PREFIX": "fc-cache",
         }
     }
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # A Redis restart must not turn requests into 500s: reads miss and writes are skipped while
+    # it is down (core/cache.py), and a dead Redis is given up on after a second.
+    CACHES["default"]["BACKEND"] = "core.cache.ResilientRedisCache"
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {"socket_connect_timeout": 1.0, "socket_timeout": 1.0}
+    )
 
 # --- Authentication, sessions and sign-in protection --------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
