@@ -74,9 +74,14 @@ test: install-dev
 	$(MAKE) --no-print-directory deadcode
 	$(PY) -m pytest -m "not smoke and not chaos"
 
-# The developer loop: no real worker, no browser, no model training (under a minute).
+# The developer loop: no real worker, no browser, no model training (under a minute on this
+# 2-core machine). One test process per core (pytest-xdist; tests/xdist_dirs.py gives each its
+# own var dir), bytecode kept between runs (this machine's environment turns it off), and
+# without the pytest plugins only the other lanes use (API fuzzing, async tests, Faker's fixture).
+FAST_PLUGINS := -p tests.xdist_dirs -p no:schemathesis -p no:anyio -p no:faker
 test-fast: install-dev
-	$(PY) -m pytest -q -m "not e2e and not browser and not slow and not smoke and not chaos"
+	env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest -q -n auto $(FAST_PLUGINS) \
+	  -m "not e2e and not browser and not slow and not smoke and not chaos"
 
 # Django's deployment checks (and drf-spectacular's schema warnings) with the production
 # settings, given throwaway values for what production requires.

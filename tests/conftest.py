@@ -144,6 +144,9 @@ SLOW_TESTS = frozenset(
         "test_backtest_beats_the_baselines_on_synthetic_history",
         "test_the_registry_shows_versions_comparison_drift_and_evaluation",
         "test_admin_creates_tests_edits_and_disables_a_rule",
+        # Every admin page and action of every model, for every role: ~20 s of requests
+        # (the admin's refusal and four-eyes tests stay in the fast lane).
+        "test_admin_walk",
     }
 )
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
+from django.db import transaction
+from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
@@ -161,14 +164,17 @@ def test_every_url_has_an_expectation():
     assert not missing, "Add these URLs to the permission matrix: " + ", ".join(missing)
 
 
-@pytest.fixture
-def world(db, make_user, tmp_path, settings):
-    settings.MEDIA_ROOT = tmp_path / "private"
+def _build_world(media) -> dict:
     for name in ("investigator", "supervisor", "admin", "auditor"):
         Group.objects.get_or_create(name=name)
-    users = {role: make_user(role, f"m-{role}") for role in ROLES[1:]}
-    users["admin"].is_superuser = True  # as seed_demo creates it: every admin model page
-    users["admin"].save(update_fields=["is_superuser"])
+    users = {}
+    for role in ROLES[1:]:
+        user = get_user_model().objects.create_user(username=f"m-{role}", password="pw-tests")
+        user.groups.add(Group.objects.get(name=role))
+        # The admin as seed_demo creates it: staff and superuser (every admin model page).
+        user.is_staff = user.is_superuser = role == "admin"
+        user.save(update_fields=["is_staff", "is_superuser"])
+        users[role] = user
     case = CaseFactory()
     attachment = services.attachment_add(
         case=case,
@@ -178,8 +184,15 @@ def world(db, make_user, tmp_path, settings):
     model = ModelVersion.objects.create(version="matrix-1", algorithm="x", file_path="/nope")
     rule = Rule.objects.create(name="matrix-rule", expression="amount > 1", risk_floor=70)
     txn = case.transactions.first()
+    sessions = {}
+    for role, user in users.items():
+        signed_in = Client()
+        signed_in.force_login(user)
+        sessions[role] = signed_in.cookies[settings.SESSION_COOKIE_NAME].value
     return {
+        "media": media,
         "users": users,
+        "sessions": sessions,
         "values": {
             "pk": case.pk,
             "external_id": txn.external_id,
@@ -193,6 +206,23 @@ def world(db, make_user, tmp_path, settings):
             **alert_matrix_objects(),
         },
     }
+
+
+@pytest.fixture(scope="module")
+def shared_world(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The matrix's objects and one signed-in session per role, made once for the module inside
+    a transaction rolled back after its last test. Each test runs in a savepoint of it (the
+    ``db`` fixture), so whatever a request writes (a note, a sign-out) is undone after it."""
+    media = tmp_path_factory.mktemp("matrix-private")
+    with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=media), transaction.atomic():
+        yield _build_world(media)
+        transaction.set_rollback(True)
+
+
+@pytest.fixture
+def world(db, shared_world, settings):
+    settings.MEDIA_ROOT = shared_world["media"]
+    return shared_world
 
 
 def _kwargs(key: str, names: set[str], world, rule: dict) -> dict:
@@ -219,7 +249,7 @@ def _url(key: str, route: str, entry, world, rule: dict) -> str | None:
 def _client(role: str, world, api: bool):
     client = APIClient() if api else Client()
     if role != "anonymous":
-        client.force_login(world["users"][role])
+        client.cookies[settings.SESSION_COOKIE_NAME] = world["sessions"][role]
     return client
 
 
