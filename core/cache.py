@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
@@ -39,56 +40,30 @@ class ResilientRedisCache(RedisCache):
                 "Cache unreachable (%s: %s): serving without it", operation, type(exc).__name__
             )
 
-    def get(self, key: str, default: Any = None, version: int | None = None) -> Any:
+    def _guarded(self, operation: str, call: Callable[..., Any], fallback: Any, *args) -> Any:
         try:
-            return super().get(key, default, version)
+            return call(*args)
         except UNREACHABLE as exc:
-            self._unreachable("get", exc)
-            return default
+            self._unreachable(operation, exc)
+            return fallback
+
+    def get(self, key: str, default: Any = None, version: int | None = None) -> Any:
+        return self._guarded("get", super().get, default, key, default, version)
 
     def get_many(self, keys, version: int | None = None) -> dict[str, Any]:
-        try:
-            return super().get_many(keys, version)
-        except UNREACHABLE as exc:
-            self._unreachable("get_many", exc)
-            return {}
+        return self._guarded("get_many", super().get_many, {}, keys, version)
 
     def has_key(self, key: str, version: int | None = None) -> bool:
-        try:
-            return super().has_key(key, version)
-        except UNREACHABLE as exc:
-            self._unreachable("has_key", exc)
-            return False
+        return self._guarded("has_key", super().has_key, False, key, version)
 
-    def set(
-        self, key: str, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
-    ) -> None:
-        try:
-            super().set(key, value, timeout, version)
-        except UNREACHABLE as exc:
-            self._unreachable("set", exc)
+    def set(self, key: str, value: Any, timeout: Any = DEFAULT_TIMEOUT, version=None) -> None:
+        self._guarded("set", super().set, None, key, value, timeout, version)
 
-    def set_many(
-        self, data, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
-    ) -> list[str]:
-        try:
-            return super().set_many(data, timeout, version)
-        except UNREACHABLE as exc:
-            self._unreachable("set_many", exc)
-            return list(data)
+    def set_many(self, data, timeout: Any = DEFAULT_TIMEOUT, version=None) -> list[str]:
+        return self._guarded("set_many", super().set_many, list(data), data, timeout, version)
 
-    def add(
-        self, key: str, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
-    ) -> bool:
-        try:
-            return super().add(key, value, timeout, version)
-        except UNREACHABLE as exc:
-            self._unreachable("add", exc)
-            return False
+    def add(self, key: str, value: Any, timeout: Any = DEFAULT_TIMEOUT, version=None) -> bool:
+        return self._guarded("add", super().add, False, key, value, timeout, version)
 
     def delete(self, key: str, version: int | None = None) -> bool:
-        try:
-            return super().delete(key, version)
-        except UNREACHABLE as exc:
-            self._unreachable("delete", exc)
-            return False
+        return self._guarded("delete", super().delete, False, key, version)
