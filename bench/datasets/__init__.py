@@ -16,7 +16,9 @@ runs in seconds without a database. Write a table to CSV to import it for real::
   ~14 % anomalies of 5 kinds);
 * ``mobile_money``: PaySim-style transfers with sender and receiver balances, one row per
   sender mostly;
-* ``pca_cards``: card payments with only PCA-anonymised features, time and amount, no entity.
+* ``pca_cards``: card payments with only PCA-anonymised features, time and amount, no entity;
+* ``ecommerce``: card-not-present payments in the shape of IEEE-CIS (card, address and e-mail
+  codes, counts, device), 3-decimal amounts, ``card1`` as the entity.
 """
 
 from __future__ import annotations
@@ -107,7 +109,8 @@ class DataSet:
 
 def registry() -> dict[str, DataSet]:
     """Every data set of the benchmark, by name (imports are local: each module is small)."""
-    from . import benefits, mobile_money, pca_cards, product, sparkov
+    from . import benefits, ecommerce, mobile_money, pca_cards, product, sparkov
 
-    sets = [m.DATASET for m in (sparkov, product, benefits, mobile_money, pca_cards)]
+    modules = (sparkov, product, benefits, mobile_money, pca_cards, ecommerce)
+    sets = [m.DATASET for m in modules]
     return {s.name: s for s in sets}
