@@ -77,10 +77,12 @@ test: install-dev
 # The developer loop: no real worker, no browser, no model training (under a minute on this
 # 2-core machine). One test process per core (pytest-xdist; tests/xdist_dirs.py gives each its
 # own var dir), bytecode kept between runs (this machine's environment turns it off), and
-# without the pytest plugins only the other lanes use (API fuzzing, async tests, Faker's fixture).
+# without the pytest plugins only the other lanes use (API fuzzing, async tests, Faker's fixture)
+# or the folders whose every test is in another lane (the markers still decide the rest).
 FAST_PLUGINS := -p tests.xdist_dirs -p no:schemathesis -p no:anyio -p no:faker
+FAST_SKIP := $(addprefix --ignore=tests/,browser e2e smoke chaos)
 test-fast: install-dev
-	env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest -q -n auto $(FAST_PLUGINS) \
+	env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest -q -n auto $(FAST_PLUGINS) $(FAST_SKIP) \
 	  -m "not e2e and not browser and not slow and not smoke and not chaos"
 
 # Django's deployment checks (and drf-spectacular's schema warnings) with the production

@@ -147,6 +147,9 @@ SLOW_TESTS = frozenset(
         # Every admin page and action of every model, for every role: ~20 s of requests
         # (the admin's refusal and four-eyes tests stay in the fast lane).
         "test_admin_walk",
+        # Generate whole benchmark data sets (60k rows each) before importing a slice.
+        "test_a_data_set_imports_with_its_printed_mapping",
+        "test_the_ecommerce_set_has_the_shape_it_claims",
     }
 )
 
