@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+import django
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.db import connection
 from rest_framework.test import APIClient
 
 from core.permissions import ROLES
@@ -20,6 +25,46 @@ from scoring.services.apikeys import api_key_create
 from scoring.services.registry import champion_cache
 
 TRAIN_END = datetime(2026, 10, 1, tzinfo=UTC)
+
+
+# --- test databases in the fast lane ------------------------------------------------------------
+# Each pytest-xdist worker (make test-fast) would migrate its own SQLite test database (~5 s).
+# Instead the first run saves the migrated database as a template named by the migrations'
+# contents, and later runs start every worker from a copy of it (pytest-django's keepdb, so
+# Django migrates nothing). A changed migration names another template; --create-db ignores it.
+# make test (one process, PostgreSQL in CI) creates its databases as pytest-django always does.
+
+
+def _sqlite_template() -> Path | None:
+    """The template for this tree's migrations, in an xdist worker on SQLite; else None."""
+    if not os.environ.get("PYTEST_XDIST_WORKER") or connection.vendor != "sqlite":
+        return None
+    digest = hashlib.sha256(django.__version__.encode())
+    for path in sorted(Path(settings.BASE_DIR).glob("*/migrations/0*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return Path(settings.VAR_DIR).parent / f"test-template-{digest.hexdigest()[:16]}.sqlite3"
+
+
+@pytest.fixture(scope="session")
+def django_db_keepdb(request, django_db_modify_db_settings):
+    template = _sqlite_template()
+    if template is None or request.config.getvalue("create_db") or not template.exists():
+        return request.config.getvalue("reuse_db")
+    shutil.copyfile(template, connection.settings_dict["TEST"]["NAME"])
+    return True
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    template = _sqlite_template()
+    if template is not None and not template.exists():
+        with django_db_blocker.unblock():
+            connection.ensure_connection()
+            partial = template.with_name(f"{template.name}.{os.getpid()}.part")
+            with sqlite3.connect(partial) as copy:
+                connection.connection.backup(copy)
+            copy.close()
+            os.replace(partial, template)  # whole or not at all, whichever worker is first
 
 
 @pytest.fixture
