@@ -349,6 +349,20 @@ def dataset(django_db_setup, django_db_blocker):
 # --- Measurements ---------------------------------------------------------------------------
 
 
+def run_context(benchmark: str) -> dict:
+    """What every result file of these benchmarks starts with: when, where and how big."""
+    return {
+        "benchmark": benchmark,
+        "when": timezone.now().isoformat(timespec="seconds"),
+        "database": connection.vendor,
+        "host": platform.node(),
+        "cpus": os.cpu_count(),
+        "load_average": os.getloadavg(),
+        "transactions": N_TXNS,
+        "cases": N_CASES,
+    }
+
+
 def _page(client: Client, query: str) -> tuple[float, int]:
     """Server time of one request (seconds) and its SQL query count."""
     with CaptureQueriesContext(connection) as queries:
@@ -418,14 +432,7 @@ def test_dashboard_page_with_1m_transactions_and_100k_cases(dataset):
     after_fold = _measure(client, "", repeat=1)
 
     result = {
-        "benchmark": "dashboard",
-        "when": timezone.now().isoformat(timespec="seconds"),
-        "database": connection.vendor,
-        "host": platform.node(),
-        "cpus": os.cpu_count(),
-        "load_average": os.getloadavg(),
-        "transactions": N_TXNS,
-        "cases": N_CASES,
+        **run_context("dashboard"),
         **timings,
         "pages": pages,
         "page_after_fold": after_fold,

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -29,7 +28,12 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from bench.test_bench_dashboard import N_CASES, N_TXNS, dataset  # noqa: F401 (the fixture)
+from bench.test_bench_dashboard import (  # noqa: F401 (dataset: the fixture)
+    N_CASES,
+    N_TXNS,
+    dataset,
+    run_context,
+)
 from fraudcases.models import Case
 
 RESULTS = Path(__file__).parent / "results"
@@ -81,14 +85,7 @@ def test_queue_and_case_page_with_1m_transactions_and_100k_cases(dataset):  # no
             results[f"{role}:{name}"] = _measure(client, url)
 
     result = {
-        "benchmark": "pages",
-        "when": timezone.now().isoformat(timespec="seconds"),
-        "database": connection.vendor,
-        "host": platform.node(),
-        "cpus": os.cpu_count(),
-        "load_average": os.getloadavg(),
-        "transactions": N_TXNS,
-        "cases": N_CASES,
+        **run_context("pages"),
         "case_page_transactions": biggest["n"],
         "pages": results,
     }
