@@ -629,6 +629,7 @@ class AccountAction(models.Model):
 
 # The dashboard's rollups (derived tables, fraudcases/rollup_models.py) belong to this app.
 from .rollup_models import (  # noqa: E402, F401
+    CaseDayRollup,
     CaseFact,
     CaseLinkFact,
     FlaggedCellRollup,

@@ -17,6 +17,7 @@ day at a time, whole days only, so a fold is idempotent); nothing else writes th
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 
@@ -138,8 +139,9 @@ class RollupDirtyCase(models.Model):
 
 class CaseLinkFact(models.Model):
     """One row per transaction in a case: the transaction columns the case charts read
-    (amount, currency, filter dimensions, reasons), copied next to the case id, so a case chart
-    joins two narrow tables instead of reaching into the transactions table."""
+    (amount, currency, filter dimensions, reasons) and the case's status, disposition, risk
+    level and closing time, copied next to the case id, so a link chart reads one narrow table
+    instead of joining the cases and the transactions."""
 
     transaction_id = models.BigIntegerField(primary_key=True)
     case = models.ForeignKey(
@@ -154,17 +156,29 @@ class CaseLinkFact(models.Model):
     country = models.CharField(max_length=2, blank=True, default="")
     model = models.CharField(max_length=64, blank=True, default="")
     reasons = models.TextField(blank=True, default="")
+    # The case's columns the link charts filter and split by, copied so they need no join.
+    case_status = models.CharField(max_length=20, blank=True, default="")
+    case_disposition = models.CharField(max_length=20, blank=True, default="")
+    case_risk_level = models.CharField(max_length=16, blank=True, default="")
+    case_closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["case"], name="rollup_link_case")]
+        indexes = [
+            models.Index(fields=["case"], name="rollup_link_case"),
+            models.Index(fields=["case_closed_at"], name="rollup_link_closed"),
+        ]
 
     def __str__(self) -> str:
         return f"case {self.case_id} ← transaction {self.transaction_id}"
 
 
 class CaseFact(models.Model):
-    """Per case, from its audit trail: when it was opened (first ``case.open`` event) and
-    its first action by a person. The time-to-first-action chart reads these."""
+    """Per case, the columns the case charts read: the case's own (status, priority, risk,
+    disposition, dates, assignee), the sum of its transactions' amounts, when it was opened
+    (first ``case.open`` audit event) and its first action by a person. One narrow row per
+    case, refreshed whenever the case, its links or its audit trail change (the dashboard
+    folds the marked cases before it reads), so a chart scans this instead of joining the
+    cases, their links and the audit log."""
 
     case = models.OneToOneField(
         "fraudcases.Case",
@@ -173,8 +187,62 @@ class CaseFact(models.Model):
         db_constraint=False,
         related_name="fact",
     )
+    status = models.CharField(max_length=20, default="", blank=True)
+    is_open = models.BooleanField(default=False)  # status is one of Case.OPEN_STATUSES
+    priority = models.CharField(max_length=10, default="", blank=True)
+    risk_level = models.CharField(max_length=16, default="", blank=True)
+    risk_score = models.FloatField(default=0.0)
+    disposition = models.CharField(max_length=20, blank=True, default="")
+    account_id = models.CharField(max_length=100, default="", blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    # Sum of the linked transactions' amounts (any currency, as the case page shows it);
+    # None when the case has no transaction.
+    amount = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
     opened_at = models.DateTimeField(null=True, blank=True)
     first_action_at = models.DateTimeField(null=True, blank=True)
 
+    class Meta:
+        indexes = [
+            models.Index(fields=["created_at"], name="rollup_fact_created"),
+            models.Index(fields=["closed_at"], name="rollup_fact_closed"),
+            models.Index(fields=["is_open", "amount"], name="rollup_fact_open_amount"),
+        ]
+
     def __str__(self) -> str:
         return f"case {self.case_id} opened {self.opened_at}, first action {self.first_action_at}"
+
+
+class CaseDayRollup(models.Model):
+    """Cases per local day, from the case facts: ``opened`` (by creation day) and ``closed``
+    (by closing day) per risk level, priority and disposition; ``closed_model``,
+    ``closed_rule`` and ``closed_currency``, the closed cases per model version (rule fired,
+    currency) among their transactions: distinct cases (a case counts once per value) and, per
+    currency, the sum of those transactions. Recomputed a whole day at a time whenever a case
+    of that day changes, and rebuilt when the rules change. The case-flow, disposition,
+    precision and confirmed-money charts read these when no transaction filter (channel,
+    country, model) applies."""
+
+    day = models.DateField()
+    kind = models.CharField(max_length=16)
+    risk_level = models.CharField(max_length=16, blank=True, default="")
+    priority = models.CharField(max_length=10, blank=True, default="")
+    disposition = models.CharField(max_length=20, blank=True, default="")
+    value = models.CharField(max_length=100, blank=True, default="")
+    n = models.PositiveIntegerField()
+    amount = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["kind", "day"], name="rollup_case_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.kind} {self.value or self.disposition}: {self.n}"

@@ -36,6 +36,7 @@ from fraudcases.models import (
     Tag,
 )
 from fraudcases.rollup_models import (
+    CaseDayRollup,
     CaseFact,
     CaseLinkFact,
     FlaggedCellRollup,
@@ -449,6 +450,15 @@ class CaseFactFactory(factory.django.DjangoModelFactory):
     case = factory.SubFactory(CaseFactory)
 
 
+class CaseDayRollupFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CaseDayRollup
+
+    day = factory.LazyFunction(lambda: timezone.localdate())
+    kind = "opened"
+    n = 1
+
+
 # One factory per model of our apps (tests/project/test_factories.py checks none is missing).
 FACTORIES = {
     factory_class._meta.model: factory_class
@@ -489,5 +499,6 @@ FACTORIES = {
         RollupDirtyCaseFactory,
         CaseLinkFactFactory,
         CaseFactFactory,
+        CaseDayRollupFactory,
     )
 }

@@ -36,6 +36,7 @@ from django.db.models import (
     Min,
     OuterRef,
     Q,
+    QuerySet,
     Subquery,
     Sum,
     Value,
@@ -53,10 +54,12 @@ from django.utils import timezone
 
 from core.models import AuditEvent
 from core.permissions import user_can
-from scoring.models import ModelVersion, Rule
+from scoring.models import ModelVersion
 
 from ..models import Case, CaseTransaction, QAReview
 from ..rollup_models import (
+    CaseDayRollup,
+    CaseFact,
     CaseLinkFact,
     FlaggedCellRollup,
     FlaggedHourRollup,
@@ -64,14 +67,14 @@ from ..rollup_models import (
     TransactionDayRollup,
 )
 from .filters import DashboardFilters
-from .rollup import rollup_version
+from .rollup import case_facts_version, rollup_version
+from .rollup import rule_names as _rule_names
+from .rollup import rule_q as _rule_q
 from .sql import Median, Seconds
 
 FLAGGED_LEVELS = ("high", "critical")
 S = Case.Status
 D = Case.Disposition
-# At most this many rules get a precision / overturn column (one conditional count each).
-MAX_RULES = 40
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 Row = list[Any]
@@ -292,20 +295,47 @@ def _rolled(model, f: DashboardFilters):
 # --- Cases ----------------------------------------------------------------------------------
 
 
+def _cases(f: DashboardFilters) -> QuerySet:
+    """The cases a case chart reads: their facts (one narrow row per case, no join), or the
+    cases themselves on the raw path."""
+    return (Case if f.raw else CaseFact).objects.all()
+
+
+def _case_days(f: DashboardFilters, *kinds: str) -> QuerySet | None:
+    """The case day rollup's rows of these kinds for the filters' days and risk level; None
+    when a transaction filter applies (a case matches through any of its transactions, which
+    a day rollup cannot say) or on the raw path: then the chart reads the case facts."""
+    if f.raw or f.transaction_filtered:
+        return None
+    rows = CaseDayRollup.objects.filter(kind__in=kinds, day__gte=f.start, day__lte=f.end)
+    return (rows.filter(risk_level=f.risk) if f.risk else rows).order_by()
+
+
 def _case_flow(f: DashboardFilters) -> list[Row]:
+    rolled = _case_days(f, "opened", "closed")
+    if rolled is not None:
+        found = {
+            (_day(day), kind): n
+            for day, kind, n in rolled.values_list("day", "kind").annotate(n=Sum("n"))
+        }
+        return _flow_rows(f, found)
     opened = (
-        f.cases(Case.objects.all(), date_field="created_at")
+        f.cases(_cases(f), date_field="created_at")
         .annotate(day=TruncDate("created_at"), kind=Value("opened"))
         .values_list("day", "kind")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("pk"))
     )
     closed = (
-        f.cases(Case.objects.filter(status=S.CLOSED), date_field="closed_at")
+        f.cases(_cases(f).filter(status=S.CLOSED), date_field="closed_at")
         .annotate(day=TruncDate("closed_at"), kind=Value("closed"))
         .values_list("day", "kind")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("pk"))
     )
     found = {(_day(day), kind): n for day, kind, n in opened.union(closed, all=True)}
+    return _flow_rows(f, found)
+
+
+def _flow_rows(f: DashboardFilters, found: dict[tuple[str, str], int]) -> list[Row]:
     return [
         [
             d.isoformat(),
@@ -341,10 +371,10 @@ def _backlog(f: DashboardFilters) -> list[Row]:
     """Open cases now (whatever the date range) by priority and SLA state."""
     found = {
         (r["priority"], r["sla"]): r["n"]
-        for r in f.cases(Case.objects.filter(status__in=Case.OPEN_STATUSES), date_field=None)
+        for r in f.cases(_cases(f).filter(status__in=Case.OPEN_STATUSES), date_field=None)
         .annotate(sla=_sla_state(timezone.now()))
         .values("priority", "sla")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("pk"))
     }
     return [
         [p, *(found.get((p, s), 0) for s in SLA_COLUMNS)] for p in reversed(Case.Priority.values)
@@ -376,14 +406,14 @@ def _handling(f: DashboardFilters) -> list[Row]:
     first = (
         _first_action_seconds()
         if f.raw
-        else Seconds(F("fact__first_action_at"), Coalesce(F("fact__opened_at"), F("created_at")))
+        else Seconds(F("first_action_at"), Coalesce(F("opened_at"), F("created_at")))
     )
     found = {
         r["priority"]: r
-        for r in f.cases(Case.objects.filter(status=S.CLOSED), date_field="closed_at")
+        for r in f.cases(_cases(f).filter(status=S.CLOSED), date_field="closed_at")
         .values("priority")
         .annotate(
-            n=Count("id"),
+            n=Count("pk"),
             first=Median(first),
             close=Median(Seconds(F("closed_at"), F("created_at"))),
         )
@@ -398,16 +428,21 @@ def _handling(f: DashboardFilters) -> list[Row]:
 def _money_rows(f: DashboardFilters) -> list[Row]:
     """Amount of the transactions in open cases (now) and in cases closed as fraud in the
     range, per currency."""
-    closed_fraud = Q(
-        case__status=S.CLOSED,
-        case__disposition=D.FRAUD_CONFIRMED,
-        case__closed_at__gte=f.since,
-        case__closed_at__lt=f.until,
-    )
-    open_q = Q(case__status__in=Case.OPEN_STATUSES)
+    rolled = _case_days(f, "closed_currency")
+    if rolled is not None:
+        return _money_rolled(f, rolled)
     links, c = _links(f)
+    closed_fraud = Q(
+        **{
+            f"{c.case}status": S.CLOSED,
+            f"{c.case}disposition": D.FRAUD_CONFIRMED,
+            f"{c.case}closed_at__gte": f.since,
+            f"{c.case}closed_at__lt": f.until,
+        }
+    )
+    open_q = Q(**{f"{c.case}status__in": Case.OPEN_STATUSES})
     rows = (
-        links.filter(f.case_q(case_path="case"))
+        links.filter(f.case_q(case_path="case", risk_path=f"{c.case}risk_level"))
         .filter(open_q | closed_fraud)
         .values(cur=F(c.currency))
         .annotate(
@@ -430,11 +465,47 @@ def _money_rows(f: DashboardFilters) -> list[Row]:
     ]
 
 
+def _money_rolled(f: DashboardFilters, rolled: QuerySet) -> list[Row]:
+    """The money chart from the case facts (open now) and the day rollup (confirmed)."""
+    open_links = CaseLinkFact.objects.filter(case_status__in=Case.OPEN_STATUSES)
+    if f.risk:
+        open_links = open_links.filter(case_risk_level=f.risk)
+    at_risk = {
+        r["currency"]: r
+        for r in open_links.order_by()
+        .values("currency")
+        .annotate(at_risk=Sum("amount"), open_cases=Count("case", distinct=True))
+    }
+    confirmed = {
+        r["value"]: r
+        for r in rolled.filter(disposition=D.FRAUD_CONFIRMED)
+        .values("value")
+        .annotate(confirmed=Sum("amount"), fraud_cases=Sum("n"))
+    }
+    rows = []
+    for cur in sorted(at_risk.keys() | confirmed.keys()):
+        a, c = at_risk.get(cur, {}), confirmed.get(cur, {})
+        rows.append(
+            [
+                cur,
+                _money(a.get("at_risk")),
+                a.get("open_cases", 0),
+                _money(c.get("confirmed")),
+                c.get("fraud_cases", 0),
+            ]
+        )
+    return rows
+
+
 def _dispositions(f: DashboardFilters) -> list[Row]:
+    rolled = _case_days(f, "closed")
+    if rolled is not None:
+        found = dict(rolled.values_list("disposition").annotate(n=Sum("n")))
+        return [[value, found.get(value, 0)] for value in D.values]
     found = dict(
-        f.cases(Case.objects.filter(status=S.CLOSED), date_field="closed_at")
+        f.cases(_cases(f).filter(status=S.CLOSED), date_field="closed_at")
         .values_list("disposition")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("pk"))
         .values_list("disposition", "n")
     )
     return [[value, found.get(value, 0)] for value in D.values]
@@ -451,6 +522,7 @@ class _LinkColumns:
     model: str
     reasons: str
     to_links: str
+    case: str  # the prefix of the case's columns (status, disposition, ...) from a link
 
 
 RAW_LINKS = _LinkColumns(
@@ -459,8 +531,9 @@ RAW_LINKS = _LinkColumns(
     "transaction__model_version__version",
     "transaction__",
     "case_transactions__transaction__",
+    "case__",
 )
-FACT_LINKS = _LinkColumns("amount", "currency", "model", "", "link_facts__")
+FACT_LINKS = _LinkColumns("amount", "currency", "model", "", "link_facts__", "case_")
 
 
 def _links(f: DashboardFilters):
@@ -472,10 +545,12 @@ def _links(f: DashboardFilters):
 def _closed_links(f: DashboardFilters):
     links, c = _links(f)
     return links.filter(
-        f.case_q(case_path="case"),
-        case__status=S.CLOSED,
-        case__closed_at__gte=f.since,
-        case__closed_at__lt=f.until,
+        f.case_q(case_path="case", risk_path=f"{c.case}risk_level"),
+        **{
+            f"{c.case}status": S.CLOSED,
+            f"{c.case}closed_at__gte": f.since,
+            f"{c.case}closed_at__lt": f.until,
+        },
     ), c
 
 
@@ -486,12 +561,24 @@ def _by_version(rows, *, total: str, part: str) -> list[Row]:
 
 
 def _precision_by_model(f: DashboardFilters) -> list[Row]:
+    rolled = _case_days(f, "closed_model")
+    if rolled is not None:
+        rows = (
+            rolled.values(version=F("value"))
+            .annotate(closed=Sum("n"), fraud=Sum("n", filter=Q(disposition=D.FRAUD_CONFIRMED)))
+            .order_by()
+        )
+        return _by_version(
+            [{**r, "fraud": r["fraud"] or 0} for r in rows], total="closed", part="fraud"
+        )
     links, c = _closed_links(f)
     rows = (
         links.values(version=F(c.model))
         .annotate(
             closed=Count("case", distinct=True),
-            fraud=Count("case", distinct=True, filter=Q(case__disposition=D.FRAUD_CONFIRMED)),
+            fraud=Count(
+                "case", distinct=True, filter=Q(**{f"{c.case}disposition": D.FRAUD_CONFIRMED})
+            ),
         )
         .order_by()
     )
@@ -503,21 +590,25 @@ def _raw(compute: Callable[[DashboardFilters], list[Row]]):
     return lambda f: compute(replace(f, raw=True))
 
 
-def _rule_names() -> list[str]:
-    return list(Rule.objects.order_by("name").values_list("name", flat=True)[:MAX_RULES])
-
-
-def _rule_q(path: str, name: str) -> Q:
-    # Rules put ``{"code": "rule:<name>", ...}`` into the reasons; names are unique.
-    return Q(**{f"{path}reasons__icontains": f'"rule:{name}"'})
-
-
 def _precision_by_rule(f: DashboardFilters) -> list[Row]:
     names = _rule_names()
     if not names:
         return []
-    fraud = Q(case__disposition=D.FRAUD_CONFIRMED)
+    rolled = _case_days(f, "closed_rule")
+    if rolled is not None:
+        found = {
+            r["value"]: r
+            for r in rolled.filter(value__in=names)
+            .values("value")
+            .annotate(closed=Sum("n"), fraud=Sum("n", filter=Q(disposition=D.FRAUD_CONFIRMED)))
+        }
+        return [
+            [name, r["closed"], r["fraud"] or 0, _ratio(r["fraud"] or 0, r["closed"])]
+            for name in names
+            if (r := found.get(name)) and r["closed"]
+        ]
     links, c = _closed_links(f)
+    fraud = Q(**{f"{c.case}disposition": D.FRAUD_CONFIRMED})
     counts = {}
     for i, name in enumerate(names):
         hit = _rule_q(c.reasons, name)
@@ -533,16 +624,19 @@ def _precision_by_rule(f: DashboardFilters) -> list[Row]:
 
 def _open_at_risk(f: DashboardFilters) -> list[Row]:
     """The ten open cases with the most money in their transactions."""
+    if f.raw:
+        cases = f.cases(Case.objects.filter(status__in=Case.OPEN_STATUSES), date_field=None)
+        cases = cases.annotate(amount=Sum(f"{RAW_LINKS.to_links}amount"))
+    else:  # the facts' (is_open, amount) index: the ten largest without a scan
+        cases = f.cases(CaseFact.objects.filter(is_open=True), date_field=None)
     rows = (
-        f.cases(Case.objects.filter(status__in=Case.OPEN_STATUSES), date_field=None)
-        .annotate(amount=Sum(f"{_links(f)[1].to_links}amount"))
-        .filter(amount__isnull=False)
-        .order_by("-amount", "id")
-        .values("id", "account_id", "priority", "risk_score", "amount", "assignee__username")[:10]
+        cases.filter(amount__isnull=False)
+        .order_by("-amount", "pk")
+        .values("pk", "account_id", "priority", "risk_score", "amount", "assignee__username")[:10]
     )
     return [
         [
-            r["id"],
+            r["pk"],
             r["account_id"],
             r["priority"],
             r["risk_score"],
@@ -795,10 +889,13 @@ def data_version() -> dict[str, str]:
     """The versions the cached rows depend on, per :attr:`Chart.source`: ``rollup`` changes
     with every fold of the transaction rollups (folded first when due, see
     :func:`~fraudcases.reporting.rollup.rollup_version`); ``cases`` whenever a case changes
-    (every change is audited) or the rollups fold. Two index lookups when nothing is due."""
+    (its facts are folded first when marked, see
+    :func:`~fraudcases.reporting.rollup.case_facts_version`; every change is audited too) or
+    the rollups fold. Three index lookups when nothing is due."""
     rolled = rollup_version()
+    facts = case_facts_version()
     last_event = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first()
-    return {"rollup": rolled, "cases": f"{last_event or 0}.{rolled}"}
+    return {"rollup": rolled, "cases": f"{last_event or 0}.{facts}.{rolled}"}
 
 
 def _key(chart: Chart, filters: DashboardFilters, version: dict[str, str]) -> str:

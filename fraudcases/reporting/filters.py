@@ -178,11 +178,12 @@ class DashboardFilters:
             CaseLinkFact.objects.filter(case=case_ref, **{k: v for k, v in lookups.items() if v})
         )
 
-    def case_q(self, *, case_path: str) -> Q:
-        """The case filters (risk, linked transactions) as a Q on a model related to cases."""
+    def case_q(self, *, case_path: str, risk_path: str | None = None) -> Q:
+        """The case filters (risk, linked transactions) as a Q on a model related to cases
+        (``risk_path``: where that model finds the case's risk level, if not through the case)."""
         q = Q()
         if self.risk:
-            q &= Q(**{f"{case_path}__risk_level": self.risk})
+            q &= Q(**{risk_path or f"{case_path}__risk_level": self.risk})
         if self.transaction_filtered:
             q &= Q(self._linked(OuterRef(case_path)))
         return q

@@ -25,7 +25,22 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, F, IntegerField, Min, Q, QuerySet, TextField, Value
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    TextField,
+    Value,
+)
 from django.db.models.functions import (
     Cast,
     Coalesce,
@@ -38,10 +53,11 @@ from django.db.models.functions import (
 from django.utils import timezone
 
 from core.models import AuditEvent
-from scoring.models import Transaction
+from scoring.models import Rule, Transaction
 
-from ..models import CaseTransaction
+from ..models import Case, CaseTransaction
 from ..rollup_models import (
+    CaseDayRollup,
     CaseFact,
     CaseLinkFact,
     FlaggedCellRollup,
@@ -159,8 +175,24 @@ def _insert(spec: _Spec, *, days: tuple[datetime, datetime] | None) -> None:
 # --- Case facts -----------------------------------------------------------------------------
 
 CASE_CHUNK = 5000
+CASES = "cases"  # the case facts' state row (their own version: a case fold leaves the
+# transaction charts' cached rows valid)
 LINK_COLUMNS = ["transaction_id", "case_id", "amount", "currency", "channel", "country", "model"]
-LINK_COLUMNS.append("reasons")
+LINK_COLUMNS += ["reasons", "case_status", "case_disposition", "case_risk_level", "case_closed_at"]
+# The case columns copied into CaseFact, in the order of FACT_COLUMNS after "case_id".
+CASE_COLUMNS = [
+    "status",
+    "priority",
+    "risk_level",
+    "risk_score",
+    "disposition",
+    "account_id",
+    "assignee_id",
+    "created_at",
+    "closed_at",
+    "due_at",
+]
+FACT_COLUMNS = ["case_id", *CASE_COLUMNS, "is_open", "amount", "opened_at", "first_action_at"]
 
 
 def _insert_rows(model, columns: list[str], qs: QuerySet) -> None:
@@ -170,20 +202,161 @@ def _insert_rows(model, columns: list[str], qs: QuerySet) -> None:
         cursor.execute(f"INSERT INTO {model._meta.db_table} ({names}) {sql}", params)
 
 
+def _first_event(**lookups) -> Subquery:
+    """The time of the case's first audit event matching ``lookups`` (Min: one index range
+    on the case, not a walk of the log in id order)."""
+    return Subquery(
+        AuditEvent.objects.filter(case=OuterRef("pk"), **lookups)
+        .order_by()
+        .values("case")
+        .annotate(at=Min("created_at"))
+        .values("at")
+    )
+
+
+# At most this many rules get a precision / overturn column (one conditional count each) and
+# rows in the case day rollup.
+MAX_RULES = 40
+
+
+def rule_names() -> list[str]:
+    """The rules the dashboard reports on: the first ``MAX_RULES`` by name."""
+    return list(Rule.objects.order_by("name").values_list("name", flat=True)[:MAX_RULES])
+
+
+def rule_q(path: str, name: str) -> Q:
+    """The transaction (or link fact, ``path``) fired the rule ``name``: rules put
+    ``{"code": "rule:<name>", ...}`` into the reasons; names are unique."""
+    return Q(**{f"{path}reasons__icontains": f'"rule:{name}"'})
+
+
+def _case_day_specs(bounds: tuple[datetime, datetime] | None) -> list[tuple[list[str], QuerySet]]:
+    """The grouped ``SELECT``s whose rows are the :class:`CaseDayRollup` rows of the local days
+    in ``bounds`` (None: every day), with their columns in insert order."""
+
+    def in_days(qs: QuerySet, field: str) -> QuerySet:
+        if bounds is not None:
+            qs = qs.filter(**{f"{field}__gte": bounds[0], f"{field}__lt": bounds[1]})
+        return qs.order_by()
+
+    def grouped(qs: QuerySet, dims: dict, measures: dict) -> tuple[list[str], QuerySet]:
+        names = [f"r_{k}" for k in dims]
+        rows = (
+            qs.annotate(**{f"r_{k}": v for k, v in dims.items()})
+            .values(*names)
+            .annotate(**{f"m_{k}": v for k, v in measures.items()})
+            .values_list(*names, *(f"m_{k}" for k in measures))
+        )
+        return [*dims, *measures], rows
+
+    facts = CaseFact.objects.all()
+    closed = Case.Status.CLOSED
+    links = in_days(CaseLinkFact.objects.filter(case_status=closed), "case_closed_at")
+
+    def per_value(kind: str, value: str) -> dict:
+        return {
+            "day": TruncDate("case_closed_at"),
+            "kind": Value(kind),
+            "risk_level": F("case_risk_level"),
+            "priority": Value(""),
+            "disposition": F("case_disposition"),
+            "value": F(value),
+        }
+
+    distinct_cases = Count("case", distinct=True)
+    return [
+        grouped(
+            in_days(facts, "created_at"),
+            {
+                "day": TruncDate("created_at"),
+                "kind": Value("opened"),
+                "risk_level": F("risk_level"),
+                "priority": F("priority"),
+                "disposition": Value(""),
+                "value": Value(""),
+            },
+            {"n": Count("pk")},
+        ),
+        grouped(
+            in_days(facts.filter(status=closed), "closed_at"),
+            {
+                "day": TruncDate("closed_at"),
+                "kind": Value("closed"),
+                "risk_level": F("risk_level"),
+                "priority": F("priority"),
+                "disposition": F("disposition"),
+                "value": Value(""),
+            },
+            {"n": Count("pk")},
+        ),
+        grouped(links, per_value("closed_model", "model"), {"n": distinct_cases}),
+        # One per rule (the rules of now: a change to the rules table rebuilds the rollups).
+        *(
+            grouped(
+                links.filter(rule_q("", name)),
+                {**per_value("closed_rule", "model"), "value": Value(name)},
+                {"n": distinct_cases},
+            )
+            for name in rule_names()
+        ),
+        grouped(
+            links,
+            per_value("closed_currency", "currency"),
+            {"n": distinct_cases, "amount": Sum("amount")},
+        ),
+    ]
+
+
+def _case_days(case_ids: list[int]) -> set[date]:
+    """The local days the facts of these cases were opened or closed on."""
+    out: set[date] = set()
+    for part in (case_ids[i : i + CASE_CHUNK] for i in range(0, len(case_ids), CASE_CHUNK)):
+        rows = (
+            CaseFact.objects.filter(case_id__in=part)
+            .annotate(c=TruncDate("created_at"), z=TruncDate("closed_at"))
+            .values_list("c", "z")
+            .distinct()
+        )
+        out.update(d for row in rows for d in row if d is not None)
+    return out
+
+
+def _case_day_rollup(days: set[date] | None) -> None:
+    """Recompute the case day rollup of these local days (None: all) from the facts."""
+    if days is None:
+        CaseDayRollup.objects.all().delete()
+        targets = [None]
+    else:
+        CaseDayRollup.objects.filter(day__in=days).delete()
+        targets = [_local_bounds(day) for day in sorted(days)]
+    for bounds in targets:
+        for columns, qs in _case_day_specs(bounds):
+            _insert_rows(CaseDayRollup, columns, qs)
+
+
 def _case_facts(case_ids: list[int] | None) -> None:
-    """Recompute the facts of these cases (None: of every case) from the links, the
-    transactions and the audit log; whole cases, so it is idempotent."""
+    """Recompute the facts of these cases (None: of every case) from the cases, their links,
+    the transactions and the audit log, then the case day rollup of the days they were and
+    are opened or closed on; whole cases and whole days, so it is idempotent."""
     links = CaseTransaction.objects.order_by()
-    events = AuditEvent.objects.filter(case__isnull=False).order_by()
+    cases = Case.objects.order_by()
     if case_ids is None:
         CaseLinkFact.objects.all().delete()
         CaseFact.objects.all().delete()
         parts = [None]
     else:
         parts = [case_ids[i : i + CASE_CHUNK] for i in range(0, len(case_ids), CASE_CHUNK)]
+    amount = (
+        CaseTransaction.objects.filter(case=OuterRef("pk"))
+        .order_by()
+        .values("case")
+        .annotate(total=Sum("transaction__amount"))
+        .values("total")
+    )
+    days = None if case_ids is None else _case_days(case_ids)  # where they were
     for part in parts:
         these_links = links if part is None else links.filter(case_id__in=part)
-        these_events = events if part is None else events.filter(case_id__in=part)
+        these_cases = cases if part is None else cases.filter(id__in=part)
         if part is not None:
             # A link moved to another case leaves with its transaction id.
             moved = these_links.values("transaction_id")
@@ -201,18 +374,27 @@ def _case_facts(case_ids: list[int] | None) -> None:
                 "transaction__country",
                 Coalesce(F("transaction__model_version__version"), Value("")),
                 Cast("transaction__reasons", TextField()),
+                "case__status",
+                "case__disposition",
+                "case__risk_level",
+                "case__closed_at",
             ),
         )
         _insert_rows(
             CaseFact,
-            ["case_id", "opened_at", "first_action_at"],
-            these_events.values("case_id")
-            .annotate(
-                opened=Min("created_at", filter=Q(action="case.open")),
-                first=Min("created_at", filter=Q(actor__isnull=False)),
-            )
-            .values_list("case_id", "opened", "first"),
+            FACT_COLUMNS,
+            these_cases.values_list(
+                "id",
+                *CASE_COLUMNS,
+                ExpressionWrapper(Q(status__in=Case.OPEN_STATUSES), output_field=BooleanField()),
+                Subquery(amount),
+                _first_event(action="case.open"),
+                _first_event(actor__isnull=False),
+            ),
         )
+    if days is not None:
+        days |= _case_days(case_ids)  # and where they are now
+    _case_day_rollup(days)
 
 
 def _dirty_cases(days: list[date]) -> list[int]:
@@ -259,8 +441,8 @@ def _locked() -> bool:
         return bool(cursor.fetchone()[0])
 
 
-def _state() -> RollupState:
-    state, _ = RollupState.objects.get_or_create(name=STATE)
+def _state(name: str = STATE) -> RollupState:
+    state, _ = RollupState.objects.get_or_create(name=name)
     return state
 
 
@@ -289,6 +471,7 @@ def rollup_rebuild() -> int:
         _insert(spec, days=None)
     _case_facts(None)
     _stamp(state, built=True)
+    _stamp(_state(CASES), built=True)
     return sum(rollup_sizes().values())
 
 
@@ -321,6 +504,8 @@ def rollup_refresh() -> int:
             _insert(spec, days=_local_bounds(day))
     _case_facts(cases)
     _stamp(state, built=False)
+    if cases:
+        _stamp(_state(CASES), built=False)
     return len(days)
 
 
@@ -330,7 +515,8 @@ def _needs_fold(state: RollupState | None) -> bool:
     lag = timedelta(seconds=settings.REPORTING_ROLLUP_MAX_LAG_SECONDS)
     if state.refreshed_at and timezone.now() - state.refreshed_at < lag:
         return False
-    return RollupDirtyDay.objects.exists() or RollupDirtyCase.objects.exists()
+    # Marked cases alone do not need a fold of the days: case_facts_version folds them.
+    return RollupDirtyDay.objects.exists()
 
 
 def rollup_version() -> str:
@@ -345,6 +531,43 @@ def rollup_version() -> str:
     return str(state.version if state else 0)
 
 
+@transaction.atomic
+def case_facts_refresh() -> int:
+    """Fold only the marked cases into the case facts (what a case chart reads); returns the
+    number of cases recomputed. Cheap (a few cases after a claim or a closure), so the
+    dashboard runs it before every computation of a case chart: a closure shows at once. A
+    fold already running (it holds the lock, and folds the marked cases too) makes it return 0
+    at once."""
+    if not _locked():
+        return 0
+    state = _state()
+    if state.built_at is None or state.time_zone != settings.TIME_ZONE:
+        rollup_rebuild()
+        return -1
+    cases = _dirty_cases([])
+    if not cases:
+        return 0
+    _case_facts(cases)
+    _stamp(_state(CASES), built=False)
+    return len(cases)
+
+
+def case_facts_version() -> str:
+    """The case facts' version (part of the case charts' cache key), after folding the cases
+    marked since the last fold. One query when nothing is marked."""
+    row = (
+        RollupState.objects.filter(name=CASES)
+        .annotate(dirty=Exists(RollupDirtyCase.objects.all()))
+        .values_list("version", "dirty")
+        .first()
+    )
+    if row is None or row[1]:
+        case_facts_refresh()
+        row = RollupState.objects.filter(name=CASES).values_list("version").first()
+    return str(row[0] if row else 0)
+
+
 def rollup_sizes() -> dict[str, int]:
     """Rows per rollup table."""
-    return {m._meta.model_name: m.objects.count() for m in (*MODELS, CaseLinkFact, CaseFact)}
+    tables = (*MODELS, CaseLinkFact, CaseFact, CaseDayRollup)
+    return {m._meta.model_name: m.objects.count() for m in tables}

@@ -152,10 +152,13 @@ def test_tiles_and_one_grouped_query_per_chart(world, make_user, settings):
         for q in queries.captured_queries
         if 'FROM "auth_group"' not in q["sql"] and not q["sql"].startswith(bookkeeping)
     ]
-    # One query each; the two rule charts also read the rule names (a tiny table); the cache
-    # key's data version is four index lookups (rollup state; dirty days and dirty cases:
-    # none since the fold; the last audit event).
-    assert len(chart_queries) == len(CHARTS) + 2 + 4, [q["sql"][:80] for q in chart_queries]
+    # One query each; the two rule charts also read the rule names (a tiny table); the money
+    # chart reads the open cases' money from the link facts and the confirmed money from the
+    # case day rollup; the cache key's data version is four index lookups (rollup state; dirty
+    # days: none since the fold; the case facts' state with whether a case is marked; the last
+    # audit event).
+    expected = len(CHARTS) + 2 + 1 + 4
+    assert len(chart_queries) == expected, [q["sql"][:80] for q in chart_queries]
     tiles = dashboard_tiles(charts)
     assert tiles["open_cases"] == 1 and tiles["sla_breached"] == 1
     assert tiles["precision"] == 0.3333  # 1 fraud of 3 closed

@@ -221,3 +221,51 @@ def test_another_time_zone_rebuilds_on_local_days(random_world, settings, zone):
         external_id="tz", occurred_at=datetime(2026, 11, 2, 23, 45, tzinfo=UTC), risk_score=99.0
     )
     assert_rollups_equal_raw([RANGE])
+
+
+def test_a_case_change_shows_at_once_whatever_wrote_it(random_world, make_user, settings):
+    """The case charts read the case facts; a change to a case marks it (a trigger on the
+    cases, no audit event needed), and the dashboard folds the marked cases before it reads,
+    without waiting for the transaction rollups' lag and without touching their version."""
+    settings.REPORTING_ROLLUP_MAX_LAG_SECONDS = 3600
+    user = make_user("auditor", "aud")
+    fold()
+    before = dashboard_charts(user=user, filters=RANGE)
+    rolled = rollup.rollup_version()
+    case = Case.objects.filter(status=Case.Status.NEW).order_by("id").first()
+    # A raw UPDATE (no audit event): closed as fraud inside the range.
+    Case.objects.filter(pk=case.pk).update(
+        status=Case.Status.CLOSED,
+        closed_at=datetime(2026, 11, 3, 12, tzinfo=UTC),
+        disposition="fraud_confirmed",
+    )
+    after = dashboard_charts(user=user, filters=RANGE)
+    dispositions = dict(after["dispositions"]["rows"])
+    assert (
+        dispositions["fraud_confirmed"]
+        == dict(before["dispositions"]["rows"])["fraud_confirmed"] + 1
+    )
+
+    def open_cases(charts):
+        return sum(sum(r[1:]) for r in charts["backlog"]["rows"])
+
+    assert open_cases(after) == open_cases(before) - 1
+    assert case.pk not in [r[0] for r in after["open_at_risk"]["rows"]]
+    assert rollup.rollup_version() == rolled  # the transaction charts' cache stays valid
+    for chart in RAW_CHARTS:
+        assert chart.compute(RANGE) == chart.raw(RANGE), chart.name
+
+
+def test_a_rule_added_or_renamed_rebuilds_the_per_rule_rows(random_world):
+    """The case day rollup keeps rows per rule: a change to the rules table (a trigger)
+    makes the next read rebuild, so the precision chart follows the rules of now."""
+    precision = CHARTS_BY_NAME["precision_rule"]
+    fold()
+    assert [r[0] for r in precision.compute(RANGE)] == ["r-big"]
+    Rule.objects.filter(name="r-big").update(name="r-renamed")
+    fold()
+    assert precision.compute(RANGE) == precision.raw(RANGE) == []  # reasons name "r-big"
+    Rule.objects.create(name="r-big", expression="amount > 1", risk_floor=90)
+    fold()
+    rows = precision.compute(RANGE)
+    assert rows == precision.raw(RANGE) and [r[0] for r in rows] == ["r-big"]
