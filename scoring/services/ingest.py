@@ -265,12 +265,21 @@ def scoring_backlog() -> int | None:
     return int(declared.message_count)
 
 
+def beat_slack() -> int:
+    """How many messages in the scoring queue still count as "drained": the periodic tasks
+    share the queue, and one beat tick can put one message per entry there next to this sweep
+    (the sweep would otherwise find the queue never empty at the ticks it shares with them,
+    and never re-send a lost batch). A backlog of scoring batches is far deeper than that."""
+    return len(current_app.conf.beat_schedule or {})
+
+
 def transactions_requeue_stale(*, limit: int = 50_000) -> int:
     """Re-enqueue pending transactions whose scoring task was presumably lost.
 
     A row is retried a bounded number of times, then marked ``failed`` with the reason.
 
-    Only while the scoring queue is empty: a row still pending behind a long backlog (the
+    Only while the scoring queue is drained (empty but for what one beat tick puts next to
+    this sweep, :func:`beat_slack`): a row still pending behind a long backlog (the
     benchmark's 200,000 rows take minutes) has not lost its task, it is waiting for it, and
     re-enqueueing it would count an attempt it never had (five sweeps, and it would be marked
     failed unscored) and queue it twice. When the queue holds messages, or the broker cannot
@@ -284,7 +293,7 @@ def transactions_requeue_stale(*, limit: int = 50_000) -> int:
         logger.warning("Stale pending transactions not re-enqueued: %s", problem)
         return 0
     backlog = scoring_backlog()
-    if backlog != 0:
+    if backlog is None or backlog > beat_slack():
         logger.info(
             "Stale pending transactions not re-enqueued: the scoring queue holds %s messages",
             "an unknown number of" if backlog is None else backlog,
