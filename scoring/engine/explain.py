@@ -25,7 +25,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .features import LINK_FEATURES, METADATA_PREFIX, PEER_AMOUNT_FEATURES, PEER_CAP
+from .features import (
+    LINK_FEATURES,
+    METADATA_PREFIX,
+    PEER_AMOUNT_FEATURES,
+    PEER_CAP,
+    REFERENCE_AMOUNT_FEATURES,
+)
 from .ml import predict_proba
 
 MAX_REASONS = 3
@@ -101,6 +107,14 @@ def _amount_text(row: pd.Series, raw: pd.Series) -> str | None:
         text = f"{_times(ratio)} this account's {basis} ({amount:,.2f} vs {usual:,.2f})"
         if _num(row, "amount_ratio_max_30d") > 1:
             text += ", its largest in 30 days"
+        category = _text(raw, "merchant_category")
+        own = _against(
+            _num(row, "amount_ratio_own_level"),
+            amount,
+            f"what it usually pays for {category}" if category else "what it usually pays here",
+        )
+        if own and _num(row, "amount_ratio_own_level") >= 2:
+            text += f"; {own}"
         return text
     share = f"{ratio:.2f}×" if ratio >= 0.01 else "under 1 %"
     return (
@@ -330,6 +344,7 @@ REASONS = (
             "amount_ratio_median_30d",
             "amount_percentile_30d",
             "amount_ratio_max_30d",
+            *REFERENCE_AMOUNT_FEATURES,
             "raw_amount",
         ),
         _amount_text,

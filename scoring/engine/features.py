@@ -138,6 +138,14 @@ LINK_FEATURES = [
     "account_counterparties_24h",
     "ring_size_24h",
 ]
+# The amount against what the account itself usually pays, once the category and the merchant
+# are allowed for: its level is how far above or below the usual amounts of their merchants (or
+# categories) its recent payments were, those usual amounts learnt at training time and frozen in
+# the artifact, so serving reads the account's own rows only. A grocery shopper's first laptop is
+# not "30x usual"; a laptop at 20 times the account's level is. The gap is also given in the
+# account's own spreads. (The amount over the merchant's or category's usual amount alone cost the
+# Sparkov sample 0.047 AP and is not a feature: docs/peer-features.md.)
+REFERENCE_AMOUNT_FEATURES = ["amount_ratio_own_level", "amount_own_level_z"]
 #: Every family of features the model is trained and served with, in column order. The reason
 #: groups of ``scoring.engine.explain`` read the same lists, so a new feature lands in both at once.
 FEATURE_FAMILIES: dict[str, list[str]] = {"account": ACCOUNT_FEATURES}
@@ -150,6 +158,13 @@ FEATURE_NAMES = [name for family in FEATURE_FAMILIES.values() for name in family
 PEER_FAMILIES: dict[str, list[str]] = {"peer_amount": PEER_AMOUNT_FEATURES, "links": LINK_FEATURES}
 PEER_FEATURE_NAMES = [name for family in PEER_FAMILIES.values() for name in family]
 RATE_FEATURES = ["merchant_fraud_rate", "category_fraud_rate"]
+# Reference amounts: a merchant needs this many training payments to have its own median, which
+# is shrunk towards its category's by a pseudo-count; the busiest merchants only are kept, so an
+# artifact stays small; an account's spread of levels is floored (in category spreads).
+REFERENCE_MIN_ROWS = 10
+REFERENCE_SHRINKAGE = 20.0
+MAX_REFERENCE_MERCHANTS = 100_000
+MIN_LEVEL_SPREAD = 0.25
 _RATE_COLUMNS = {"merchant_fraud_rate": "merchant_id", "category_fraud_rate": "merchant_category"}
 METADATA_PREFIX = "meta_"
 
@@ -625,6 +640,82 @@ def _rates_as_of_each_row(df: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
     return out
 
 
+# --- reference amounts ----------------------------------------------------------------------
+
+
+def _robust_spread(values: pd.Series) -> float:
+    return float(1.4826 * (values - values.median()).abs().median())
+
+
+def amount_tables(frame: pd.DataFrame) -> dict[str, Any] | None:
+    """Usual amounts of the training traffic, for ``REFERENCE_AMOUNT_FEATURES``: per category the
+    median and robust spread (1.4826 x MAD, at least ``MIN_LOG_SPREAD``) of log1p(amount), and
+    per merchant with ``REFERENCE_MIN_ROWS`` payments or more (the ``MAX_REFERENCE_MERCHANTS``
+    busiest) its median shrunk towards its category's. No label is read. None for an empty
+    frame."""
+    df = _prepare(frame)
+    x = np.log1p(df["amount"].clip(lower=0))
+    ok = x.notna().to_numpy()
+    if not ok.any():
+        return None
+    x = x[ok]
+    category = df.loc[ok, "merchant_category"]
+    overall = {"median": float(x.median()), "spread": max(_robust_spread(x), MIN_LOG_SPREAD)}
+    by_category = x.groupby(category)
+    medians = by_category.median()
+    spreads = by_category.apply(_robust_spread).clip(lower=MIN_LOG_SPREAD)
+    categories = {
+        str(k): {"median": float(medians[k]), "spread": float(spreads[k])}
+        for k in medians.index
+        if k != ""
+    }
+    merchant = df.loc[ok, "merchant_id"]
+    stats = pd.DataFrame({"x": x, "m": merchant, "c": category}).groupby("m")
+    per = stats.agg(n=("x", "size"), median=("x", "median"), c=("c", "first"))
+    per = per[(per.index != "") & (per["n"] >= REFERENCE_MIN_ROWS)]
+    per = per.sort_values("n", ascending=False, kind="stable").head(MAX_REFERENCE_MERCHANTS)
+    prior = per["c"].map({k: v["median"] for k, v in categories.items()}).fillna(overall["median"])
+    shrunk = (per["n"] * per["median"] + REFERENCE_SHRINKAGE * prior) / (
+        per["n"] + REFERENCE_SHRINKAGE
+    )
+    merchants = {str(k): float(v) for k, v in shrunk.items()}
+    return {"overall": overall, "categories": categories, "merchants": merchants}
+
+
+def _reference_amounts(df: pd.DataFrame, tables: dict[str, Any]) -> pd.DataFrame:
+    """``REFERENCE_AMOUNT_FEATURES`` from frozen ``amount_tables``; the account's own level reads
+    its earlier rows inside ``LOOKBACK`` only (the rows live scoring loads)."""
+    x = np.log1p(df["amount"].clip(lower=0).to_numpy())
+    overall = tables["overall"]
+    categories = tables["categories"]
+    cat = df["merchant_category"]
+    cat_median = cat.map({k: v["median"] for k, v in categories.items()})
+    cat_median = cat_median.fillna(overall["median"]).to_numpy(dtype=float)
+    cat_spread = cat.map({k: v["spread"] for k, v in categories.items()})
+    cat_spread = cat_spread.fillna(overall["spread"]).to_numpy(dtype=float)
+    merchant = df["merchant_id"].map(tables["merchants"]).to_numpy(dtype=float)
+    reference = np.where(np.isnan(merchant), cat_median, merchant)
+    residual = (x - reference) / cat_spread
+    known = np.isfinite(residual)
+    r = np.where(known, residual, 0.0)
+    epoch = _epoch_seconds(df)
+    ts = epoch - epoch.min()
+    lookback = int(LOOKBACK.total_seconds())
+    span = int(ts.max()) + 2 * lookback + 2
+    account = _Group(_codes(df, ["account_id"]), ts, df["id"].to_numpy(), span)
+    n = account.sum(lookback, known.astype(float))
+    level = account.sum(lookback, r) / np.where(n > 0, n, np.nan)
+    square = account.sum(lookback, r * r) / np.where(n > 0, n, np.nan)
+    spread = np.sqrt(np.maximum(square - level * level, 0.0))
+    above = residual - level
+    amount = df["amount"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        own_usual = np.expm1(reference + level * cat_spread)
+        ratio = np.where(n > 0, amount / own_usual, np.nan)
+        z = np.where(n >= 2, above / np.maximum(spread, MIN_LEVEL_SPREAD), np.nan)
+    return pd.DataFrame({"amount_ratio_own_level": ratio, "amount_own_level_z": z}, index=df.index)
+
+
 # --- partner metadata -----------------------------------------------------------------------
 
 
@@ -780,13 +871,17 @@ def feature_spec(frame: pd.DataFrame) -> dict[str, Any]:
     rates = rate_tables(frame)
     selection: dict[str, Any] = {}
     metadata_keys = select_metadata_keys(frame, report=selection) if not frame.empty else {}
+    amounts = amount_tables(frame) if not frame.empty else None
     names = [*FEATURE_NAMES]
     if rates["prior"] is not None:
         names += RATE_FEATURES
+    if amounts is not None:
+        names += REFERENCE_AMOUNT_FEATURES
     names += list(metadata_keys.values())
     return {
         "feature_names": names,
         "rates": rates,
+        "amounts": amounts,
         "metadata_keys": metadata_keys,
         "metadata_selection": selection,
     }
@@ -819,6 +914,8 @@ def compute_features(
     parts = [features]
     if any(name in RATE_FEATURES for name in names):
         parts.append(_rates_from_tables(df, spec["rates"]))
+    if spec.get("amounts"):
+        parts.append(_reference_amounts(df, spec["amounts"]))
     parts.append(_metadata_features(frame, spec["metadata_keys"]))
     if spec.get("raw"):  # the raw booster's columns (scoring.engine.raw_features)
         parts.append(raw_features(frame, spec["raw"]))
@@ -860,6 +957,8 @@ def compute_training_features(
     parts = [_behavioural(df)]
     if any(name in RATE_FEATURES for name in names):
         parts.append(_rates_as_of_each_row(df, labels))
+    if spec.get("amounts"):
+        parts.append(_reference_amounts(df, spec["amounts"]))
     parts.append(_metadata_features(frame, spec["metadata_keys"]))
     if spec.get("raw"):
         parts.append(raw_features(frame, spec["raw"]))

@@ -16,6 +16,7 @@ from scoring.engine.features import (
     LOOKBACK,
     RATE_FEATURES,
     RATE_SMOOTHING,
+    REFERENCE_AMOUNT_FEATURES,
     compute_features,
     compute_training_features,
     feature_spec,
@@ -323,7 +324,7 @@ def test_scoring_uses_the_frozen_table_and_ignores_labels_in_the_frame():
 
 def test_without_labels_there_are_no_rate_features():
     frame = labelled_frame().drop(columns=["is_fraud"])
-    assert feature_spec(frame)["feature_names"] == FEATURE_NAMES
+    assert feature_spec(frame)["feature_names"] == [*FEATURE_NAMES, *REFERENCE_AMOUNT_FEATURES]
 
 
 # --- partner metadata -----------------------------------------------------------------------
