@@ -19,8 +19,7 @@ import django_filters
 from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from core.datetimes import filter_datetime_utc
@@ -41,8 +40,8 @@ CASE_SORTS: dict[str, tuple] = {
     # The lead reason is the start of the case's title ("… risk on acct: <reason>").
     "reason": ("title", "id"),
     "-reason": ("-title", "-id"),
-    "amount": ("total_amount", "id"),
-    "-amount": ("-total_amount", "-id"),
+    "amount": ("transactions_total", "id"),
+    "-amount": ("-transactions_total", "-id"),
     "status": ("status", "-priority_rank"),
     "-status": ("-status", "-priority_rank"),
     "assignee": (F("assignee__username").asc(nulls_first=True), "id"),
@@ -97,19 +96,6 @@ def sla_q(state: str, now: datetime) -> Q:
     if state == "ok":
         return open_q & Q(due_at__gt=now) & ~soon
     return Q()
-
-
-def case_total_amount() -> Coalesce:
-    """The sum of the case's transaction amounts (the queue's "Case total"), as an annotation."""
-    total = (
-        Transaction.objects.filter(case_link__case=OuterRef("pk"))
-        .order_by()
-        .values("case_link__case")
-        .annotate(s=Sum("amount"))
-        .values("s")
-    )
-    money = DecimalField(max_digits=20, decimal_places=2)
-    return Coalesce(Subquery(total, output_field=money), Value(0), output_field=money)
 
 
 class CaseFilterForm(forms.Form):
@@ -256,6 +242,4 @@ class CaseFilter(django_filters.FilterSet):
         )
 
     def filter_sort(self, qs: QuerySet[Case], name: str, value: str) -> QuerySet[Case]:
-        if value.lstrip("-") == "amount":
-            qs = qs.annotate(total_amount=case_total_amount())
         return qs.order_by(*CASE_SORTS[value])

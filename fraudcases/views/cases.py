@@ -46,14 +46,26 @@ PAGE_SIZE = 50
 
 def _queue_context(request, query: QueryDict) -> dict:
     filterset = case_filter(user=request.user, data=case_queue_page_filters(query))
-    qs = filterset.qs.prefetch_related(
-        Prefetch(
-            "transactions",
-            queryset=Transaction.objects.only("id", "reasons", "amount", "currency").order_by(),
-        ),
-        "tags",
+    # The page's ids first (an index walk: no join, no row beyond the ids), then only those 50
+    # cases with what the rows show. Paging over the cases themselves joined and sorted every
+    # matching case to reach a late page (the last of 33k open cases took 80 ms).
+    page = Paginator(filterset.qs.values_list("pk", flat=True), PAGE_SIZE).get_page(
+        query.get("page")
     )
-    page = Paginator(qs, PAGE_SIZE).get_page(query.get("page"))
+    ids = list(page.object_list)
+    rows = (
+        filterset.qs.filter(pk__in=ids)
+        .order_by()
+        .prefetch_related(
+            Prefetch(
+                "transactions",
+                queryset=Transaction.objects.only("id", "reasons", "amount", "currency").order_by(),
+            ),
+            "tags",
+        )
+    )
+    by_id = {case.pk: case for case in rows}
+    page.object_list = [by_id[pk] for pk in ids if pk in by_id]
     signature = hashlib.sha256()
     for case in page:
         signature.update(f"{case.pk}:{case.updated_at.isoformat()};".encode())
