@@ -35,6 +35,7 @@ import pandas as pd
 from .ensemble import validation_cut
 from .fields import TRANSACTION_FIELDS
 from .raw_features import raw_features
+from .tables import lookup
 
 LOOKBACK = timedelta(days=30)
 MINUTE = 60
@@ -601,7 +602,7 @@ def _rates_from_tables(df: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
             out[name] = np.nan
             continue
         table = spec["tables"].get(name, {})
-        values = df[column].map(table).astype(float)
+        values = pd.Series(lookup(df[column], table), index=df.index)
         out[name] = values.fillna(prior).where(df[column] != "", np.nan)
     return out
 
@@ -689,11 +690,11 @@ def _reference_amounts(df: pd.DataFrame, tables: dict[str, Any]) -> pd.DataFrame
     overall = tables["overall"]
     categories = tables["categories"]
     cat = df["merchant_category"]
-    cat_median = cat.map({k: v["median"] for k, v in categories.items()})
-    cat_median = cat_median.fillna(overall["median"]).to_numpy(dtype=float)
-    cat_spread = cat.map({k: v["spread"] for k, v in categories.items()})
-    cat_spread = cat_spread.fillna(overall["spread"]).to_numpy(dtype=float)
-    merchant = df["merchant_id"].map(tables["merchants"]).to_numpy(dtype=float)
+    cat_median = lookup(cat, {k: v["median"] for k, v in categories.items()})
+    cat_median = np.where(np.isnan(cat_median), overall["median"], cat_median)
+    cat_spread = lookup(cat, {k: v["spread"] for k, v in categories.items()})
+    cat_spread = np.where(np.isnan(cat_spread), overall["spread"], cat_spread)
+    merchant = lookup(df["merchant_id"], tables["merchants"])
     reference = np.where(np.isnan(merchant), cat_median, merchant)
     residual = (x - reference) / cat_spread
     known = np.isfinite(residual)

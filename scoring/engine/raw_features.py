@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .tables import lookup
+
 RAW_PREFIX = "raw_"
 RAW_TEXT_COLUMNS = {
     "raw_merchant": "merchant_id",
@@ -92,8 +94,7 @@ def raw_features(frame: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
     out = pd.DataFrame(index=frame.index)
     for name in spec["names"]:
         if name in RAW_TEXT_COLUMNS:
-            codes = _text(frame, RAW_TEXT_COLUMNS[name]).map(spec["vocabulary"][name])
-            out[name] = codes.astype(float)
+            out[name] = lookup(_text(frame, RAW_TEXT_COLUMNS[name]), spec["vocabulary"][name])
         else:
             out[name] = numbers[name]
     return out.astype(float)
