@@ -19,7 +19,7 @@ account's activity before the last 24 hours.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,7 +45,9 @@ UNUSUAL_SLOT_SHARE = 0.15
 UNFAMILIAR_CATEGORY_SHARE = 0.10
 RULE_PREFIX = "rule:"
 
-Text = Callable[[pd.Series, pd.Series], "str | None"]
+# A reason's words from one transaction's features and raw fields: mappings (a dict per row when
+# a batch is explained; a pandas row works too), read with ``.get`` only.
+Text = Callable[[Mapping, Mapping], "str | None"]
 
 
 def _log_odds(p: np.ndarray) -> np.ndarray:
@@ -551,12 +553,13 @@ def explain(
             for without, (j, eligible) in zip(without_all, eligible_by_reason.items(), strict=True):
                 drops[candidates, j] = np.where(eligible, base_odds - _log_odds(without), 0.0)
                 points[candidates, j] = np.where(eligible, base[candidates] - without, 0.0)
-    results: list[list[dict]] = []
-    for i in range(len(features)):
-        if drops[i].max() < MIN_LOG_ODDS:
-            results.append([])
-            continue
-        row, raw_row = features.iloc[i], raw.iloc[i]
+    results: list[list[dict]] = [[] for _ in range(len(features))]
+    worded = np.flatnonzero(drops.max(axis=1) >= MIN_LOG_ODDS)
+    # Plain dicts, built once for the rows that get words: a pandas row per transaction cost
+    # about 60 µs each (a third of explaining a batch of 1,000).
+    rows = features.iloc[worded].to_dict("records")
+    raw_rows = raw.iloc[worded].to_dict("records")
+    for i, row, raw_row in zip(worded, rows, raw_rows, strict=True):
         chosen: list[dict] = []
         for j in np.argsort(-drops[i]):
             if drops[i, j] < MIN_LOG_ODDS or len(chosen) == MAX_REASONS:
@@ -571,5 +574,5 @@ def explain(
                     "weight": round(max(float(points[i, j]), 0.0) * 100, 1),
                 }
             )
-        results.append(chosen)
+        results[i] = chosen
     return results
