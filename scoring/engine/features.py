@@ -89,6 +89,9 @@ _NOVELTY = (
     ("counterparty", "counterparty_id"),
 )
 
+# Novelties also counted over the last day (``new_<plural>_24h``).
+_NEW_IN_A_DAY = {"merchant": "merchants", "country": "countries", "device": "devices"}
+
 # The account's own recent past, plus a few properties of the transaction itself.
 ACCOUNT_FEATURES = [
     "amount_log",
@@ -204,77 +207,113 @@ def usable_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
 
 
 def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
-    df = frame.copy()
+    """The feature inputs of ``frame`` in the types the features read: UTC times, float amounts
+    and coordinates, text ("" for missing), integer ids. Columns already in their type (the
+    worker's history frame) are taken as they are; ``frame`` is not changed."""
+    df = frame.copy(deep=False)  # columns are replaced below, never written into
     # Optional inputs may be absent altogether (e.g. a data set without geolocation).
     for col in INPUT_COLUMNS:
         if col not in df:
             df[col] = np.nan if col in ("latitude", "longitude") else ""
-    df["occurred_at"] = pd.to_datetime(df["occurred_at"], utc=True)
-    df["amount"] = pd.to_numeric(df["amount"], errors="coerce").astype(float)
-    for col in ("latitude", "longitude"):
-        df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
+    occurred = df["occurred_at"].dtype
+    if not (isinstance(occurred, pd.DatetimeTZDtype) and str(occurred.tz) == "UTC"):
+        df["occurred_at"] = pd.to_datetime(df["occurred_at"], utc=True)
+    for col in ("amount", "latitude", "longitude"):
+        if df[col].dtype != np.float64:
+            df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
     for col in _TEXT_COLUMNS:
-        df[col] = df[col].fillna("").astype(str)
-    df["id"] = pd.to_numeric(df["id"], errors="coerce").fillna(0).astype(np.int64)
+        if pd.api.types.infer_dtype(df[col], skipna=False) != "string":
+            df[col] = df[col].fillna("").astype(str)
+    if df["id"].dtype != np.int64:
+        df["id"] = pd.to_numeric(df["id"], errors="coerce").fillna(0).astype(np.int64)
     return df
 
 
 class _Group:
-    """Rows sorted by (group, time, id); window aggregates over earlier rows of the same group."""
+    """Rows sorted by (group, time, id); window aggregates over earlier rows of the same group.
 
-    def __init__(self, codes: np.ndarray, ts: np.ndarray, ids: np.ndarray, span: int):
-        self.codes = codes
+    The aggregates are evaluated at the rows ``at`` (positions in the frame, default every row)
+    and come out in that order: the worker needs them for its batch only, not for the history
+    rows it loaded to compute them. A row's figures are the same whichever rows are evaluated.
+    They are evaluated in sorted order (``searchsorted`` is fastest on sorted queries).
+    """
+
+    def __init__(
+        self,
+        codes: np.ndarray,
+        ts: np.ndarray,
+        ids: np.ndarray,
+        span: int,
+        at: np.ndarray | None = None,
+    ):
         self.order = np.lexsort((ids, ts, codes))
         self.ts_sorted = ts[self.order]
         self.keys = codes[self.order].astype(np.int64) * span + self.ts_sorted
-        self.position = np.arange(len(self.keys))
+        self.every = np.arange(len(self.keys))
+        if at is None:
+            self.position, self.slot = self.every, self.order
+        else:
+            rank = np.empty(len(self.order), dtype=np.int64)
+            rank[self.order] = self.every
+            wanted = rank[at]
+            self.slot = np.argsort(wanted, kind="stable")
+            self.position = wanted[self.slot]
 
-    def _unsort(self, values: np.ndarray) -> np.ndarray:
-        out = np.empty(len(values), dtype=np.float64)
-        out[self.order] = values
+    def _place(self, values: np.ndarray, slot: np.ndarray | None = None) -> np.ndarray:
+        """Values evaluated in sorted order, in the order they were asked for."""
+        slot = self.slot if slot is None else slot
+        out = np.empty(values.shape, dtype=np.float64)
+        out[slot] = values
         return out
 
-    def start(self, window: int) -> np.ndarray:
+    def start(self, window: int, position: np.ndarray | None = None) -> np.ndarray:
         """Sorted position of the first row of the same group within ``window`` seconds."""
-        return np.searchsorted(self.keys, self.keys - window, side="left")
+        position = self.position if position is None else position
+        return np.searchsorted(self.keys, self.keys[position] - window, side="left")
 
     def count(self, window: int) -> np.ndarray:
-        return self._unsort(self.position - self.start(window))
+        return self._place(self.position - self.start(window))
+
+    def count_everywhere(self, window: int) -> np.ndarray:
+        """:meth:`count` at every row of the frame, in the frame's order."""
+        return self._place(self.every - self.start(window, self.every), self.order)
 
     def sum(self, window: int, values: np.ndarray) -> np.ndarray:
+        """Sum of ``values`` (one per row of the frame) over the earlier rows in the window."""
         prefix = np.concatenate([[0.0], np.cumsum(values[self.order])])
-        return self._unsort(prefix[self.position] - prefix[self.start(window)])
+        return self._place(prefix[self.position] - prefix[self.start(window)])
 
     def previous(self, window: int) -> tuple[np.ndarray, np.ndarray]:
-        """(original index of the previous row of the same group, seconds since it); -1 and NaN
+        """(frame position of the previous row of the same group, seconds since it); -1 and NaN
         when there is none inside ``window``."""
         prev_sorted = self.position - 1
         ok = (self.position > 0) & (self.start(window) <= prev_sorted)
-        prev_idx = np.where(ok, self.order[np.maximum(prev_sorted, 0)], -1)
-        gap = np.where(
-            ok, self.ts_sorted - self.ts_sorted[np.maximum(prev_sorted, 0)], np.nan
-        ).astype(float)
+        safe = np.maximum(prev_sorted, 0)
+        prev_idx = np.where(ok, self.order[safe], -1)
+        gap = np.where(ok, self.ts_sorted[self.position] - self.ts_sorted[safe], np.nan)
         out_idx = np.empty(len(prev_idx), dtype=np.int64)
-        out_idx[self.order] = prev_idx
-        return out_idx, self._unsort(gap)
+        out_idx[self.slot] = prev_idx
+        return out_idx, self._place(gap.astype(float))
 
     def recent_matrix(self, window: int, values: np.ndarray, cap: int) -> np.ndarray:
-        """``(n, cap)`` matrix of the values of the last ``cap`` earlier rows in the window (NaN
-        padded), rows in the frame's original order."""
+        """``(rows, cap)`` matrix of the values of the last ``cap`` earlier rows in the window
+        (NaN padded)."""
         start = self.start(window)
         sorted_values = values[self.order]
         lag = np.arange(1, cap + 1)
         idx = self.position[:, None] - lag[None, :]
         valid = idx >= start[:, None]
-        matrix = np.where(valid, sorted_values[np.maximum(idx, 0)], np.nan)
-        out = np.empty_like(matrix)
-        out[self.order] = matrix
-        return out
+        return self._place(np.where(valid, sorted_values[np.maximum(idx, 0)], np.nan))
 
 
-def _codes(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
+def _codes(
+    df: pd.DataFrame,
+    columns: list[str],
+    factorized: dict[str, tuple[np.ndarray, int]] | None = None,
+) -> np.ndarray:
     """Dense integer code (0..n-1) per distinct combination of ``columns``; dense codes keep
-    ``code * span + time`` keys far from int64 overflow.
+    ``code * span + time`` keys far from int64 overflow. ``factorized`` keeps each column's
+    codes between calls on the same frame.
 
     Codes follow the sorted values, not the order rows arrive in: window sums are differences
     of prefix sums over all groups in code order, so the floating-point result of a group must
@@ -282,8 +321,14 @@ def _codes(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """
     codes = np.zeros(len(df), dtype=np.int64)
     for column in columns:
-        values, uniques = pd.factorize(df[column], sort=True, use_na_sentinel=False)
-        codes = codes * (len(uniques) + 1) + values.astype(np.int64)
+        if factorized is not None and column in factorized:
+            values, n_values = factorized[column]
+        else:
+            values, uniques = pd.factorize(df[column], sort=True, use_na_sentinel=False)
+            values, n_values = values.astype(np.int64), len(uniques)
+            if factorized is not None:
+                factorized[column] = (values, n_values)
+        codes = codes * (n_values + 1) + values
         if len(columns) > 1:
             codes = pd.factorize(codes, sort=True)[0].astype(np.int64)
     return codes
@@ -436,35 +481,48 @@ def _links(df: pd.DataFrame, ts, ids, span, account_codes) -> dict[str, np.ndarr
     return out
 
 
-def _behavioural(df: pd.DataFrame, *, peers: bool = False) -> pd.DataFrame:
+def _behavioural(
+    df: pd.DataFrame, *, peers: bool = False, at: np.ndarray | None = None
+) -> pd.DataFrame:
+    """The ``FEATURE_NAMES`` block (and the peer families with ``peers``) of the rows at frame
+    positions ``at`` (default: every row), indexed by those rows; each from the rows before it.
+    """
     epoch = _epoch_seconds(df)
     ts = epoch - epoch.min()
     ids = df["id"].to_numpy()
     lookback = int(LOOKBACK.total_seconds())
     span = int(ts.max()) + 2 * lookback + 2
+    if peers and at is not None:
+        raise ValueError("The peer families are computed for every row of the frame.")
+    rows = np.arange(len(df)) if at is None else at
+    factorized: dict[str, tuple[np.ndarray, int]] = {}
+
+    def codes_of(columns: list[str]) -> np.ndarray:
+        return _codes(df, columns, factorized)
 
     def group(columns: list[str] | np.ndarray) -> _Group:
-        codes = columns if isinstance(columns, np.ndarray) else _codes(df, columns)
-        return _Group(codes, ts, ids, span)
+        codes = columns if isinstance(columns, np.ndarray) else codes_of(columns)
+        return _Group(codes, ts, ids, span, at)
 
-    amount = df["amount"].to_numpy()
-    account_codes = _codes(df, ["account_id"])
+    every_amount = df["amount"].to_numpy()
+    amount = every_amount[rows]
+    account_codes = codes_of(["account_id"])
     account = group(account_codes)
     out: dict[str, np.ndarray] = {"amount_log": np.log1p(amount)}
 
     n30 = account.count(lookback)
-    sum30 = account.sum(lookback, amount)
-    sumsq30 = account.sum(lookback, amount**2)
-    recent = account.recent_matrix(lookback, amount, HISTORY_CAP)
+    sum30 = account.sum(lookback, every_amount)
+    sumsq30 = account.sum(lookback, every_amount**2)
+    recent = account.recent_matrix(lookback, every_amount, HISTORY_CAP)
     n_recent = np.minimum(n30, HISTORY_CAP).astype(np.int64)
     ordered = np.sort(recent, axis=1)  # NaN padding sorts last
-    rows = np.arange(len(amount))
-    lo = ordered[rows, np.maximum((n_recent - 1) // 2, 0)]
-    hi = ordered[rows, np.maximum(n_recent // 2, 0)]
+    positions = np.arange(len(amount))
+    lo = ordered[positions, np.maximum((n_recent - 1) // 2, 0)]
+    hi = ordered[positions, np.maximum(n_recent // 2, 0)]
     has = n_recent > 0
     with np.errstate(divide="ignore", invalid="ignore"):
         median = np.where(has, (lo + hi) / 2, np.nan)
-        maximum = np.where(has, ordered[rows, np.maximum(n_recent - 1, 0)], np.nan)
+        maximum = np.where(has, ordered[positions, np.maximum(n_recent - 1, 0)], np.nan)
         below = np.sum(recent < amount[:, None], axis=1) + 0.5 * np.sum(
             recent == amount[:, None], axis=1
         )
@@ -485,23 +543,24 @@ def _behavioural(df: pd.DataFrame, *, peers: bool = False) -> pd.DataFrame:
 
     for name, seconds in VELOCITY_WINDOWS:
         out[f"count_{name}"] = account.count(seconds)
-        out[f"amount_sum_{name}_log"] = np.log1p(account.sum(seconds, amount))
+        out[f"amount_sum_{name}_log"] = np.log1p(account.sum(seconds, every_amount))
     # Today's pace against the account's usual daily pace over the window (+1 smoothing).
     out["count_24h_vs_usual"] = (out["count_24h"] + 1) / (n30 / 30 + 1)
     _, gap = account.previous(lookback)
     out["seconds_since_prev_log"] = np.log1p(gap)
 
     occurred = df["occurred_at"]
-    hours = occurred.dt.hour.to_numpy() + occurred.dt.minute.to_numpy() / 60
-    angle = 2 * np.pi * hours / 24
+    every_hour = occurred.dt.hour.to_numpy()
+    every_angle = 2 * np.pi * (every_hour + occurred.dt.minute.to_numpy() / 60) / 24
+    angle = every_angle[rows]
     out["hour_sin"] = np.sin(angle)
     out["hour_cos"] = np.cos(angle)
-    hour_slot = (occurred.dt.hour.to_numpy() // 3).astype(np.int64)
+    hour_slot = (every_hour // 3).astype(np.int64)
     same_slot = group(account_codes * 8 + hour_slot).count(lookback)
     weekday = occurred.dt.weekday.to_numpy().astype(np.int64)
     same_weekday = group(account_codes * 7 + weekday).count(lookback)
-    sin_sum = account.sum(lookback, np.sin(angle))
-    cos_sum = account.sum(lookback, np.cos(angle))
+    sin_sum = account.sum(lookback, np.sin(every_angle))
+    cos_sum = account.sum(lookback, np.cos(every_angle))
     with np.errstate(divide="ignore", invalid="ignore"):
         out["hour_share_30d"] = np.where(n30 > 0, same_slot / n30, np.nan)
         out["weekday_share_30d"] = np.where(n30 > 0, same_weekday / n30, np.nan)
@@ -509,21 +568,27 @@ def _behavioural(df: pd.DataFrame, *, peers: bool = False) -> pd.DataFrame:
         diff = np.abs(np.angle(np.exp(1j * (angle - usual_angle))))
         out["hour_distance_from_usual"] = np.where(n30 > 0, diff * 24 / (2 * np.pi), np.nan)
 
+    # Distinct merchants/countries/devices first seen in the last 24 h, this one included: the
+    # novelty flag of every earlier row of the day, not only of the evaluated ones.
+    every_n30 = account.count_everywhere(lookback) if at is not None else n30
     for label, column in _NOVELTY:
-        seen = group(["account_id", column]).count(lookback)
-        known = (df[column] != "").to_numpy() & (n30 > 0)
+        present = (df[column] != "").to_numpy()
+        by_value = group(["account_id", column])
+        seen = by_value.count(lookback)
+        known = present[rows] & (n30 > 0)
         out[f"new_{label}_30d"] = np.where(known, (seen == 0).astype(float), np.nan)
         if column == "merchant_category":
             with np.errstate(divide="ignore", invalid="ignore"):
                 out["category_share_30d"] = np.where(known, seen / n30, np.nan)
-    # Distinct merchants/countries/devices first seen in the last 24 h, this one included.
-    for label, plural in (
-        ("merchant", "merchants"),
-        ("country", "countries"),
-        ("device", "devices"),
-    ):
-        flag = np.nan_to_num(out[f"new_{label}_30d"], nan=0.0)
-        out[f"new_{plural}_24h"] = account.sum(DAY, flag) + flag
+        plural = _NEW_IN_A_DAY.get(label)
+        if plural is not None:
+            if at is None:
+                every_flag = out[f"new_{label}_30d"]
+            else:
+                every_seen = by_value.count_everywhere(lookback)
+                every_flag = np.where(present & (every_n30 > 0), every_seen == 0, np.nan)
+            every_flag = np.nan_to_num(every_flag.astype(float), nan=0.0)
+            out[f"new_{plural}_24h"] = account.sum(DAY, every_flag) + every_flag[rows]
 
     has_geo = df["latitude"].notna().to_numpy() & df["longitude"].notna().to_numpy()
     lat = np.where(has_geo, df["latitude"].to_numpy(), 0.0)
@@ -534,12 +599,13 @@ def _behavioural(df: pd.DataFrame, *, peers: bool = False) -> pd.DataFrame:
     with np.errstate(divide="ignore", invalid="ignore"):
         usual_lat = geo.sum(lookback, lat) / n_geo
         usual_lon = geo.sum(lookback, lon) / n_geo
-    distance = _haversine_km(lat, lon, usual_lat, usual_lon)
-    out["distance_from_usual_km"] = np.where(has_geo & (n_geo > 0), distance, np.nan)
+    here_geo, here_lat, here_lon = has_geo[rows], lat[rows], lon[rows]
+    distance = _haversine_km(here_lat, here_lon, usual_lat, usual_lon)
+    out["distance_from_usual_km"] = np.where(here_geo & (n_geo > 0), distance, np.nan)
     prev_idx, prev_gap = geo.previous(lookback)
-    has_prev = has_geo & (prev_idx >= 0)
+    has_prev = here_geo & (prev_idx >= 0)
     safe = np.maximum(prev_idx, 0)
-    step = _haversine_km(lat, lon, lat[safe], lon[safe])
+    step = _haversine_km(here_lat, here_lon, lat[safe], lon[safe])
     out["distance_from_prev_km"] = np.where(has_prev, step, np.nan)
     # Implied speed; a one-minute floor on the gap avoids dividing by zero for same-second pairs.
     out["speed_from_prev_kmh"] = np.where(
@@ -548,19 +614,19 @@ def _behavioural(df: pd.DataFrame, *, peers: bool = False) -> pd.DataFrame:
 
     # How busy the counterparty has been across all accounts in the last 24 h (several accounts
     # paying one mule within a day).
-    has_cp = (df["counterparty_id"] != "").to_numpy()
+    has_cp = (df["counterparty_id"] != "").to_numpy()[rows]
     cp_recent = group(["counterparty_id"]).count(DAY)
     out["counterparty_count_24h"] = np.where(has_cp, cp_recent, np.nan)
 
-    channel = df["channel"].str.lower()
-    out["channel_ecom"] = (channel == "ecom").to_numpy(dtype=float)
-    out["channel_atm"] = (channel == "atm").to_numpy(dtype=float)
+    channel = df["channel"].str.lower().to_numpy()[rows]
+    out["channel_ecom"] = (channel == "ecom").astype(float)
+    out["channel_atm"] = (channel == "atm").astype(float)
     names = FEATURE_NAMES
     if peers:
-        out.update(_peer_amounts(df, ts, ids, span, amount))
+        out.update(_peer_amounts(df, ts, ids, span, every_amount))
         out.update(_links(df, ts, ids, span, account_codes))
         names = [*FEATURE_NAMES, *PEER_FEATURE_NAMES]
-    return pd.DataFrame({name: out[name] for name in names}, index=df.index, dtype=float)
+    return pd.DataFrame({name: out[name] for name in names}, index=df.index[rows], dtype=float)
 
 
 # --- learned fraud rates --------------------------------------------------------------------
@@ -683,9 +749,12 @@ def amount_tables(frame: pd.DataFrame) -> dict[str, Any] | None:
     return {"overall": overall, "categories": categories, "merchants": merchants}
 
 
-def _reference_amounts(df: pd.DataFrame, tables: dict[str, Any]) -> pd.DataFrame:
-    """``REFERENCE_AMOUNT_FEATURES`` from frozen ``amount_tables``; the account's own level reads
-    its earlier rows inside ``LOOKBACK`` only (the rows live scoring loads)."""
+def _reference_amounts(
+    df: pd.DataFrame, tables: dict[str, Any], at: np.ndarray | None = None
+) -> pd.DataFrame:
+    """``REFERENCE_AMOUNT_FEATURES`` from frozen ``amount_tables``, of the rows at positions
+    ``at`` (default every row); the account's own level reads its earlier rows inside
+    ``LOOKBACK`` only (the rows live scoring loads)."""
     x = np.log1p(df["amount"].clip(lower=0).to_numpy())
     overall = tables["overall"]
     categories = tables["categories"]
@@ -703,18 +772,21 @@ def _reference_amounts(df: pd.DataFrame, tables: dict[str, Any]) -> pd.DataFrame
     ts = epoch - epoch.min()
     lookback = int(LOOKBACK.total_seconds())
     span = int(ts.max()) + 2 * lookback + 2
-    account = _Group(_codes(df, ["account_id"]), ts, df["id"].to_numpy(), span)
+    account = _Group(_codes(df, ["account_id"]), ts, df["id"].to_numpy(), span, at)
     n = account.sum(lookback, known.astype(float))
     level = account.sum(lookback, r) / np.where(n > 0, n, np.nan)
     square = account.sum(lookback, r * r) / np.where(n > 0, n, np.nan)
     spread = np.sqrt(np.maximum(square - level * level, 0.0))
-    above = residual - level
-    amount = df["amount"].to_numpy(dtype=float)
+    rows = np.arange(len(df)) if at is None else at
+    above = residual[rows] - level
+    amount = df["amount"].to_numpy(dtype=float)[rows]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        own_usual = np.expm1(reference + level * cat_spread)
+        own_usual = np.expm1(reference[rows] + level * cat_spread[rows])
         ratio = np.where(n > 0, amount / own_usual, np.nan)
         z = np.where(n >= 2, above / np.maximum(spread, MIN_LEVEL_SPREAD), np.nan)
-    return pd.DataFrame({"amount_ratio_own_level": ratio, "amount_own_level_z": z}, index=df.index)
+    return pd.DataFrame(
+        {"amount_ratio_own_level": ratio, "amount_own_level_z": z}, index=df.index[rows]
+    )
 
 
 # --- partner metadata -----------------------------------------------------------------------
@@ -893,33 +965,46 @@ def compute_features(
     artifact: dict[str, Any] | None = None,
     *,
     behavioural: pd.DataFrame | None = None,
+    rows: pd.Index | None = None,
 ) -> pd.DataFrame:
-    """Feature matrix with the same index as ``frame``.
+    """Feature matrix of the rows ``rows`` of ``frame`` (labels of its index; default every row),
+    indexed by them.
 
     ``frame`` holds the transactions to featurise *and* their accounts' history; each row's
-    features come from the rows before it. Missing inputs give NaN, which the model handles.
+    features come from the rows before it, and are the same whichever ``rows`` are asked for
+    (the worker asks for its batch only: the history rows it loaded are not featurised).
+    Missing inputs give NaN, which the model handles.
     Without ``artifact``: the behavioural ``FEATURE_NAMES``. With a model artifact: exactly its
     ``feature_names``, with merchant/category fraud rates from its frozen tables and its metadata
     keys (labels in ``frame`` are ignored). ``behavioural``: the ``FEATURE_NAMES`` block already
     computed on the same ``frame`` (it does not depend on the artifact), e.g. by the champion for
-    the challenger's shadow scoring.
+    the challenger's shadow scoring, indexed like the result.
     """
     spec = (artifact or {}).get("feature_spec")
     names = list(artifact["feature_names"]) if artifact else list(FEATURE_NAMES)
-    if frame.empty:
-        return pd.DataFrame(columns=names, index=frame.index, dtype=float)
+    at = None
+    if rows is not None:
+        at = frame.index.get_indexer(rows)
+        if (at < 0).any():
+            raise KeyError(f"Rows not in the frame: {list(rows[at < 0][:5])}")
+    index = frame.index if at is None else frame.index[at]
+    if frame.empty or len(index) == 0:
+        return pd.DataFrame(columns=names, index=index, dtype=float)
     df = _prepare(frame)
-    features = _behavioural(df) if behavioural is None else behavioural[FEATURE_NAMES]
+    features = _behavioural(df, at=at) if behavioural is None else behavioural[FEATURE_NAMES]
     if spec is None:  # no artifact, or one from before learned rates and metadata existed
         return _finite(features if names == FEATURE_NAMES else features[names])
+    # Row-local columns: of the wanted rows only.
+    wanted_df = df if at is None else df.iloc[at]
+    wanted = frame if at is None else frame.iloc[at]
     parts = [features]
     if any(name in RATE_FEATURES for name in names):
-        parts.append(_rates_from_tables(df, spec["rates"]))
+        parts.append(_rates_from_tables(wanted_df, spec["rates"]))
     if spec.get("amounts"):
-        parts.append(_reference_amounts(df, spec["amounts"]))
-    parts.append(_metadata_features(frame, spec["metadata_keys"]))
+        parts.append(_reference_amounts(df, spec["amounts"], at))
+    parts.append(_metadata_features(wanted, spec["metadata_keys"]))
     if spec.get("raw"):  # the raw booster's columns (scoring.engine.raw_features)
-        parts.append(raw_features(frame, spec["raw"]))
+        parts.append(raw_features(wanted, spec["raw"]))
     return _finite(pd.concat(parts, axis=1)[names].astype(float))
 
 

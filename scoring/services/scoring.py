@@ -165,13 +165,15 @@ def _shadow_scores(
     """The challenger's scores for the same batch (with the same rules), or None when it fails:
     shadow scoring must never stop the champion. Features are computed with the challenger's own
     artifact (its learned tables and metadata keys may differ from the champion's) on the
-    champion's behavioural block (``behavioural``, the same for every artifact); no query."""
+    champion's behavioural block of the batch's rows (``behavioural``, the same for every
+    artifact); no query."""
     if challenger is None:
         return None
     mv, artifact = challenger
     try:
-        features = compute_features(history, artifact=artifact, behavioural=behavioural)
-        features = features.loc[position]
+        features = compute_features(
+            history, artifact=artifact, behavioural=behavioural, rows=position
+        )
         proba = predict_proba(artifact, features)
     except Exception:  # any failure of the shadow model only disables it
         logger.exception("Challenger %s could not score this batch", mv.version)
@@ -218,9 +220,9 @@ def _score_rows(batch: list[Transaction], active, rules: list[_ActiveRule]) -> _
         end=max(t.occurred_at for t in batch),
         metadata=_needs_metadata(active),
     )
-    all_features = compute_features(history, artifact=artifact)
+    # Features of the batch's rows only; the rest of the frame is the history they read.
     position = history.index[history["id"].isin(ids)]
-    features = all_features.loc[position]
+    features = compute_features(history, artifact=artifact, rows=position)
     raw = history.loc[position]
     proba = predict_proba(artifact, features)
     model_scores = model_risk(artifact, proba)  # 0-100; one decimal with calibrated levels
@@ -231,7 +233,7 @@ def _score_rows(batch: list[Transaction], active, rules: list[_ActiveRule]) -> _
     scores = _with_rules(model_scores, hits)
     levels = risk_level_for(scores)
     reasons = explain(artifact, features, raw, proba)
-    behavioural = all_features if set(FEATURE_NAMES) <= set(all_features.columns) else None
+    behavioural = features if set(FEATURE_NAMES) <= set(features.columns) else None
     shadow = _shadow_scores(active.challenger, history, position, hits, behavioural)
     challenger_version = active.challenger[0] if shadow is not None else None
     now = timezone.now()
