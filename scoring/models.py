@@ -6,6 +6,16 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from .engine.fields import FEATURE_INPUT_FIELDS
+
+
+# Columns the history index carries besides its keys (account, time): the rest of what the
+# features read (``scoring.engine.fields.FEATURE_INPUT_FIELDS``) and the id.
+HISTORY_INCLUDED = [
+    "id",
+    *(f for f in FEATURE_INPUT_FIELDS if f not in ("account_id", "occurred_at")),
+]
+
 
 class RiskLevel(models.TextChoices):
     """Risk bands derived from the 0-100 score (thresholds in settings)."""
@@ -105,13 +115,19 @@ class Transaction(models.Model):
     class Meta:
         ordering = ["-occurred_at", "-id"]
         indexes = [
-            models.Index(fields=["account_id", "occurred_at"], name="txn_account_time"),
+            # The batch's history query (``selectors.history_frame``): an account's rows in the
+            # look-back window, with every column the features read, so PostgreSQL answers it
+            # from the index (an index-only scan) instead of one heap page per row.
+            models.Index(
+                fields=["account_id", "occurred_at"],
+                name="txn_account_history",
+                include=HISTORY_INCLUDED,
+            ),
             models.Index(fields=["status", "enqueued_at"], name="txn_status_enqueued"),
             models.Index(fields=["risk_level", "-occurred_at"], name="txn_level_time"),
             models.Index(fields=["merchant_id"], name="txn_merchant"),
             models.Index(fields=["device_id"], name="txn_device"),
-            # The batch's history query (``selectors.history_frame``): payments to the batch's
-            # counterparties in the look-back window, ORed with the accounts' own rows.
+            # The same query's payments to the batch's counterparties in the look-back window.
             models.Index(
                 fields=["counterparty_id", "occurred_at"],
                 name="txn_counterparty_time",

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from .ensemble import validation_cut
-from .fields import TRANSACTION_FIELDS
+from .fields import FEATURE_INPUT_FIELDS
 from .raw_features import raw_features
 from .tables import lookup
 
@@ -70,8 +70,7 @@ MIN_LOG_SPREAD = 0.1
 
 # Columns a frame must have to compute features (``id`` orders same-instant transactions): the
 # transaction fields (scoring.engine.fields) except those no feature reads.
-_NOT_FEATURE_INPUTS = ("external_id", "currency", "ip_address", "metadata")
-INPUT_COLUMNS = ["id", *(f for f in TRANSACTION_FIELDS if f not in _NOT_FEATURE_INPUTS)]
+INPUT_COLUMNS = ["id", *FEATURE_INPUT_FIELDS]
 _TEXT_COLUMNS = (
     "account_id",
     "merchant_id",

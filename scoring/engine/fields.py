@@ -40,6 +40,12 @@ TEXT_FIELDS: dict[str, int] = {
     "device_id": 100,
     "counterparty_id": 100,
 }
+# What the features read of a transaction (``scoring.engine.features.INPUT_COLUMNS`` is these
+# with the row's id first), and so what the history index of ``scoring.models`` covers.
+NOT_FEATURE_INPUTS: tuple[str, ...] = ("external_id", "currency", "ip_address", "metadata")
+FEATURE_INPUT_FIELDS: tuple[str, ...] = tuple(
+    f for f in TRANSACTION_FIELDS if f not in NOT_FEATURE_INPUTS
+)
 # Ground truth that history (generator, labelled CSV import) may carry; never sent by the API.
 LABEL_FIELDS: tuple[str, ...] = ("is_fraud", "fraud_pattern")
 FRAUD_PATTERN_MAX_LENGTH = 32
