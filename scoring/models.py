@@ -8,7 +8,6 @@ from django.db.models import Q
 
 from .engine.fields import FEATURE_INPUT_FIELDS
 
-
 # Columns the history index carries besides its keys (account, time): the rest of what the
 # features read (``scoring.engine.fields.FEATURE_INPUT_FIELDS``) and the id.
 HISTORY_INCLUDED = [
