@@ -32,7 +32,7 @@ class ScoringStateCollector:
     def collect(self):
         now = timezone.now()
         try:
-            # Served by the (status, enqueued_at) index: only pending rows are read.
+            # Served by the partial index of pending rows (txn_pending_enqueued).
             pending = Transaction.objects.filter(status=Transaction.Status.PENDING).aggregate(
                 n=Count("id"), oldest=Min("created_at")
             )

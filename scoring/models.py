@@ -80,7 +80,9 @@ class Transaction(models.Model):
 
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
     api_key = models.ForeignKey("scoring.ApiKey", null=True, blank=True, on_delete=models.SET_NULL)
-    ingest_batch = models.UUIDField(null=True, blank=True, db_index=True)
+    # Which call stored the row (for tracing an incident); not indexed: nothing looks rows up by
+    # it, and every insert and every scoring update would write the index.
+    ingest_batch = models.UUIDField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
@@ -122,7 +124,13 @@ class Transaction(models.Model):
                 name="txn_account_history",
                 include=HISTORY_INCLUDED,
             ),
-            models.Index(fields=["status", "enqueued_at"], name="txn_status_enqueued"),
+            # Pending rows only (the sweeper, the pending gauge): a row leaves the index when it
+            # is scored, so scoring writes no entry here and the index stays small.
+            models.Index(
+                fields=["enqueued_at"],
+                name="txn_pending_enqueued",
+                condition=Q(status="pending"),
+            ),
             models.Index(fields=["risk_level", "-occurred_at"], name="txn_level_time"),
             models.Index(fields=["merchant_id"], name="txn_merchant"),
             models.Index(fields=["device_id"], name="txn_device"),
