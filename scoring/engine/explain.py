@@ -492,20 +492,30 @@ def _reasons_for(feature_names: list[str]) -> list[Reason]:
     return reasons
 
 
-def _has_inputs(reason: Reason, features: pd.DataFrame, raw: pd.DataFrame) -> np.ndarray:
-    """Rows where the reason has evidence to judge: some feature known and a raw input present."""
-    known = features[list(reason.features)].notna().to_numpy().any(axis=1)
+def _present(raw: pd.DataFrame, column: str) -> np.ndarray:
+    """Rows where the raw input ``column`` has a value (text: not blank)."""
+    if column not in raw:
+        return np.zeros(len(raw), dtype=bool)
+    values = raw[column]
+    filled = values.notna().to_numpy()
+    if values.dtype == object:
+        blank = [
+            not f or str(v).strip() == "" for v, f in zip(values.to_numpy(), filled, strict=True)
+        ]
+        filled &= ~np.array(blank, dtype=bool)
+    return filled
+
+
+def _has_inputs(
+    reason: Reason, known: np.ndarray, columns: dict[str, int], present: dict[str, np.ndarray]
+) -> np.ndarray:
+    """Rows where the reason has evidence to judge: some feature known (``known``: which
+    features are not NaN, column per feature) and a raw input present (``present``, by raw
+    column)."""
+    has = known[:, [columns[name] for name in reason.features]].any(axis=1)
     if not reason.requires:
-        return known
-    present = np.zeros(len(raw), dtype=bool)
-    for column in reason.requires:
-        if column in raw:
-            values = raw[column]
-            filled = values.notna().to_numpy()
-            if values.dtype == object:
-                filled &= values.astype(str).str.strip().ne("").to_numpy()
-            present |= filled
-    return known & present
+        return has
+    return has & np.logical_or.reduce([present[column] for column in reason.requires])
 
 
 def describe(reason: Reason, row: pd.Series, raw: pd.Series) -> str | None:
@@ -538,8 +548,12 @@ def explain(
         # Every reason's occluded copy of the rows, stacked: one predict call for all of them
         # (a call costs far more than a row: ~100 trees walked per call, whatever the rows).
         blocks, eligible_by_reason = [], {}
+        known = ~np.isnan(values)
+        columns = {name: k for k, name in enumerate(names)}
+        required = {column for reason in reasons for column in reason.requires}
+        present = {column: _present(raw_subset, column) for column in required}
         for j, reason in enumerate(reasons):
-            eligible = _has_inputs(reason, subset, raw_subset)
+            eligible = _has_inputs(reason, known, columns, present)
             if not eligible.any():
                 continue
             occluded = values.copy()

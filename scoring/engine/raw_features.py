@@ -48,23 +48,32 @@ MAX_CODES = 5000
 
 
 def _text(frame: pd.DataFrame, column: str) -> pd.Series:
+    """The column as stripped text, "" where missing."""
     if column not in frame:
         return pd.Series("", index=frame.index)
-    return frame[column].fillna("").astype(str).str.strip()
+    values = frame[column]
+    missing = values.isna().to_numpy()
+    text = ["" if m else str(v).strip() for v, m in zip(values.to_numpy(), missing, strict=True)]
+    return pd.Series(text, index=frame.index, dtype=object)
 
 
-def _numbers(frame: pd.DataFrame) -> dict[str, pd.Series]:
-    occurred = pd.to_datetime(frame["occurred_at"], utc=True)
+def _numbers(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    occurred = frame["occurred_at"]
+    if not (isinstance(occurred.dtype, pd.DatetimeTZDtype) and str(occurred.dtype.tz) == "UTC"):
+        occurred = pd.to_datetime(occurred, utc=True)
+    # Whole seconds since the epoch (UTC), then the clock and the day of the week from them.
+    seconds = occurred.dt.tz_localize(None).to_numpy().astype("datetime64[s]").astype(np.int64)
+    minutes = seconds // 60
     out = {
-        "raw_amount": pd.to_numeric(frame["amount"], errors="coerce").astype(float),
-        "raw_hour": (occurred.dt.hour + occurred.dt.minute / 60).astype(float),
-        "raw_weekday": occurred.dt.weekday.astype(float),
+        "raw_amount": pd.to_numeric(frame["amount"], errors="coerce").to_numpy(dtype=float),
+        "raw_hour": (minutes // 60 % 24 + minutes % 60 / 60).astype(float),
+        "raw_weekday": ((seconds // 86_400 + 3) % 7).astype(float),  # 1970-01-01: a Thursday
     }
     for name, column in (("raw_latitude", "latitude"), ("raw_longitude", "longitude")):
         out[name] = (
-            pd.to_numeric(frame[column], errors="coerce").astype(float)
+            pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
             if column in frame
-            else pd.Series(np.nan, index=frame.index)
+            else np.full(len(frame), np.nan)
         )
     return out
 
@@ -83,7 +92,7 @@ def raw_spec(frame: pd.DataFrame) -> dict[str, Any]:
     names = [
         n
         for n in RAW_FEATURES
-        if (vocabulary[n] if n in RAW_TEXT_COLUMNS else numbers[n].notna().any())
+        if (vocabulary[n] if n in RAW_TEXT_COLUMNS else not np.isnan(numbers[n]).all())
     ]
     return {"names": names, "vocabulary": vocabulary}
 
@@ -91,13 +100,13 @@ def raw_spec(frame: pd.DataFrame) -> dict[str, Any]:
 def raw_features(frame: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
     """The raw columns ``spec["names"]`` of ``frame`` (same index); unseen codes are NaN."""
     numbers = _numbers(frame)
-    out = pd.DataFrame(index=frame.index)
-    for name in spec["names"]:
-        if name in RAW_TEXT_COLUMNS:
-            out[name] = lookup(_text(frame, RAW_TEXT_COLUMNS[name]), spec["vocabulary"][name])
-        else:
-            out[name] = numbers[name]
-    return out.astype(float)
+    out = {
+        name: lookup(_text(frame, RAW_TEXT_COLUMNS[name]), spec["vocabulary"][name])
+        if name in RAW_TEXT_COLUMNS
+        else numbers[name]
+        for name in spec["names"]
+    }
+    return pd.DataFrame(out, index=frame.index, columns=list(spec["names"]), dtype=float)
 
 
 def category_counts(spec: dict[str, Any]) -> dict[str, int]:

@@ -92,3 +92,29 @@ def test_peer_families_are_for_every_row_only(frame):
     with pytest.raises(ValueError, match="every row"):
         _behavioural(_prepare(frame), peers=True, at=np.arange(3))
     assert len(compute_peer_features(frame.head(200))) == 200
+
+
+@pytest.mark.parametrize("unit", ["ns", "us", "s"])
+def test_the_raw_clock_and_weekday_are_pandas_own_for_any_time(unit):
+    """``raw_hour`` / ``raw_weekday`` come from whole seconds since the epoch: the same as
+    pandas' ``dt.hour + dt.minute / 60`` and ``dt.weekday``, before 1970 and to the second."""
+    from scoring.engine.raw_features import _numbers
+
+    times = pd.Series(
+        pd.to_datetime(
+            [
+                "1969-12-31T23:59:59.5Z",
+                "1969-12-31T00:00:00.5Z",
+                "1700-01-01T10:30:00Z",
+                "2026-03-01T23:59:59.999Z",
+                "2026-12-01T21:05:07.123456Z",
+            ],
+            utc=True,
+            format="ISO8601",
+        )
+    ).dt.as_unit(unit)
+    numbers = _numbers(pd.DataFrame({"occurred_at": times, "amount": 1.0}))
+    np.testing.assert_array_equal(
+        numbers["raw_hour"], (times.dt.hour + times.dt.minute / 60).to_numpy()
+    )
+    np.testing.assert_array_equal(numbers["raw_weekday"], times.dt.weekday.to_numpy(dtype=float))
