@@ -7,13 +7,14 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.db import DatabaseError, transaction
-from django.db.models import F
+from django.db.models import Case, F, Q, When
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from threadpoolctl import threadpool_limits
@@ -181,11 +182,28 @@ def _shadow_scores(
     return _with_rules(model_risk(artifact, proba), hits)
 
 
+@dataclass(slots=True)
+class _ScoreRow:
+    """One scored row as it will be written (the ``_WRITTEN`` columns, by attribute name)."""
+
+    id: int
+    status: str
+    risk_score: float
+    risk_level: str
+    reasons: list[dict[str, Any]]
+    features: dict[str, float | None]
+    model_version_id: int
+    scored_at: datetime
+    error: str
+    challenger_score: float | None
+    challenger_model_version_id: int | None
+
+
 @dataclass
 class _Scored:
     """The scoring of some rows, not yet written."""
 
-    updates: list[Transaction]
+    updates: list[_ScoreRow]
     case_hits: dict[str, CaseHit]
     rule_hits: int
     rule_errors: dict[int, str]
@@ -209,7 +227,7 @@ def _needs_metadata(active) -> bool:
     )
 
 
-def _score_rows(batch: list[Transaction], active, rules: list[_ActiveRule]) -> _Scored:
+def _score_rows(batch: list[_Pending], active, rules: list[_ActiveRule]) -> _Scored:
     """Features, model, rules, reasons and shadow score of ``batch`` (one history query)."""
     model_version, artifact = active.champion
     ids = [t.id for t in batch]
@@ -247,18 +265,18 @@ def _score_rows(batch: list[Transaction], active, rules: list[_ActiveRule]) -> _
                 _rule_reasons(rules, hits.fired[i], float(model_scores[i])) + row_reasons
             )[:MAX_REASONS]
         updates.append(
-            Transaction(
+            _ScoreRow(
                 id=int(txn_id),
                 status=Transaction.Status.SCORED,
                 risk_score=float(scores[i]),
                 risk_level=levels[i],
                 reasons=row_reasons,
                 features=feature_rows[i],
-                model_version=model_version,
+                model_version_id=model_version.pk,
                 scored_at=now,
                 error="",
                 challenger_score=float(shadow[i]) if shadow is not None else None,
-                challenger_model_version=challenger_version,
+                challenger_model_version_id=challenger_version.pk if challenger_version else None,
             )
         )
         # Only the champion's score acts: the challenger never opens a case.
@@ -287,7 +305,7 @@ def _failure(exc: BaseException) -> str:
     return f"Could not be scored: {type(exc).__name__}: {exc}"[:1000]
 
 
-def _score_isolated(batch: list[Transaction], active, rules: list[_ActiveRule]):
+def _score_isolated(batch: list[_Pending], active, rules: list[_ActiveRule]):
     """Score the batch at once; if that fails, row by row, so one poison row fails alone.
 
     Returns (the scoring of the rows that worked, {id: reason} of those that did not). Database
@@ -345,21 +363,47 @@ def _record_rule_errors(rules: list[_ActiveRule], errors: dict[int, str]) -> Non
         metrics.rule_error(rule=rule.name)
 
 
-def _fail_unscorable(transaction_ids: list[int]) -> int:
-    """Mark pending rows whose time no model can use (legacy rows from before the validator's
-    bounds) as failed in SQL, without reading them: PostgreSQL may hold dates Python cannot."""
-    outside = (
-        Transaction.objects.filter(id__in=transaction_ids, status=Transaction.Status.PENDING)
-        .exclude(occurred_at__gte=STORABLE_MIN, occurred_at__lt=STORABLE_MAX)
-        .update(
-            status=Transaction.Status.FAILED,
-            error=f"Could not be scored: occurred_at outside {STORABLE_MIN:%Y-%m-%d} .. "
-            f"{STORABLE_MAX:%Y-%m-%d}.",
-        )
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A locked pending transaction: what scoring reads of it before its history."""
+
+    id: int
+    account_id: str
+    counterparty_id: str
+    occurred_at: datetime
+    currency: str
+    source: str
+
+
+_UNSCORABLE = (
+    f"Could not be scored: occurred_at outside {STORABLE_MIN:%Y-%m-%d} .. {STORABLE_MAX:%Y-%m-%d}."
+)
+
+
+def _lock_pending(transaction_ids: list[int]) -> tuple[list[_Pending], int]:
+    """Lock the still-pending rows among ``transaction_ids`` (rows another worker holds are
+    skipped) and return them, in id order, with the number of them marked failed because no
+    model can use their time (legacy rows from before the validator's bounds).
+
+    One query reads them; the time comes back only when it is usable (PostgreSQL may hold
+    dates Python cannot read), and an ``UPDATE`` runs only when some row has none."""
+    usable = Q(occurred_at__gte=STORABLE_MIN, occurred_at__lt=STORABLE_MAX)
+    rows = list(
+        Transaction.objects.select_for_update(skip_locked=True)
+        .filter(id__in=transaction_ids, status=Transaction.Status.PENDING)
+        .order_by("id")
+        .annotate(_at=Case(When(usable, then=F("occurred_at")), default=None))
+        .values_list("id", "account_id", "counterparty_id", "_at", "currency", "source")
     )
-    if outside:
-        logger.warning("%d transactions with an unusable occurred_at marked failed", outside)
-    return outside
+    unscorable = [row[0] for row in rows if row[3] is None]
+    if unscorable:
+        Transaction.objects.filter(id__in=unscorable).update(
+            status=Transaction.Status.FAILED, error=_UNSCORABLE
+        )
+        logger.warning(
+            "%d transactions with an unusable occurred_at marked failed", len(unscorable)
+        )
+    return [_Pending(*row) for row in rows if row[3] is not None], len(unscorable)
 
 
 _WRITTEN = (
@@ -376,7 +420,7 @@ _WRITTEN = (
 )
 
 
-def _write_scores(updates: list[Transaction]) -> None:
+def _write_scores(updates: list[_ScoreRow]) -> None:
     """The scored rows in one statement (``UPDATE … FROM`` a copied scratch table on
     PostgreSQL, ``scoring.bulk``) instead of ``bulk_update``'s ``CASE WHEN`` per column."""
     fields = [Transaction._meta.get_field(name) for name in _WRITTEN]
@@ -415,15 +459,15 @@ def transactions_score(*, transaction_ids: list[int], rules_max_age: float = 0.0
     model_version, artifact = active.champion
     rules = _active_rules(list(artifact["feature_names"]), max_age=rules_max_age)
     with transaction.atomic():
-        unscorable = _fail_unscorable(transaction_ids)
-        batch = list(
-            Transaction.objects.select_for_update(skip_locked=True)
-            .filter(id__in=transaction_ids, status=Transaction.Status.PENDING)
-            .order_by("id")
-            .only("id", "account_id", "counterparty_id", "occurred_at", "currency", "source")
-        )
+        batch, unscorable = _lock_pending(transaction_ids)
         if not batch:
-            return ScoringOutcome(0, len(transaction_ids), [], model_version.version)
+            return ScoringOutcome(
+                0,
+                len(transaction_ids),
+                [],
+                model_version.version,
+                failed=unscorable,
+            )
         scored, failed = _score_isolated(batch, active, rules)
         updates = scored.updates if scored is not None else []
         _write_scores(updates)

@@ -65,6 +65,17 @@ def test_a_row_dated_2300_fails_alone_and_the_batch_is_scored(world):
 
 
 @pytest.mark.django_db
+def test_a_batch_of_only_unusable_rows_reports_them_failed(champion):
+    poison = legacy_row()
+    outcome = transactions_score(transaction_ids=[poison.id])
+    assert (outcome.scored, outcome.failed) == (0, 1)
+    poison.refresh_from_db()
+    assert poison.status == Transaction.Status.FAILED
+    # Run again: nothing pending is left, and the lock query is all that runs in the batch.
+    assert transactions_score(transaction_ids=[poison.id]).failed == 0
+
+
+@pytest.mark.django_db
 @pytest.mark.skipif("connection.vendor != 'postgresql'")
 def test_a_bc_date_on_postgresql_is_failed_without_being_read(world):
     poison = legacy_row(occurred_at=datetime(2026, 1, 1, tzinfo=UTC))
