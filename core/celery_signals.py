@@ -5,6 +5,7 @@ set up, so nothing here imports Django."""
 
 from __future__ import annotations
 
+import gc
 import os
 
 from celery import signals
@@ -23,6 +24,16 @@ def _worker_metrics_dir(sender=None, **kwargs):
     """Before the pool forks: this worker's own metrics directory, emptied (a restart resets its
     counters, which Prometheus expects). Must run before prometheus-client is imported."""
     metrics_process_dir_prepare(group=f"worker-{sender}")
+
+
+@signals.worker_init.connect
+def _freeze_before_fork(**kwargs):
+    """Once the worker has imported everything and before the pool forks: move every object
+    to the collector's permanent generation. The pool's children share those pages with this
+    process copy-on-write; a collection in a child walks and writes every tracked object and
+    would copy them all (measured: each child held 136 MB of private pages while scoring)."""
+    gc.collect()
+    gc.freeze()
 
 
 @signals.worker_process_shutdown.connect
