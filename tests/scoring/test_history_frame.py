@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
+from django.db import connection
 
 from scoring.engine.features import INPUT_COLUMNS, LOOKBACK
 from scoring.models import HISTORY_INCLUDED, Transaction
@@ -72,3 +73,16 @@ def test_the_history_index_covers_every_column_the_features_read():
     assert list(index.fields) == ["account_id", "occurred_at"]
     assert set(index.include) == set(HISTORY_INCLUDED)
     assert set(INPUT_COLUMNS) == {*index.fields, *index.include}
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_postgresql_vacuums_the_table_often_enough_for_index_only_scans():
+    """Scored rows clear their pages' all-visible mark; autovacuum after 2 % of the table
+    (migration scoring.0009) restores it long before PostgreSQL's default 20 %."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'scoring_transaction'")
+        options = set(cursor.fetchone()[0] or [])
+    assert {
+        "autovacuum_vacuum_scale_factor=0.02",
+        "autovacuum_vacuum_insert_scale_factor=0.02",
+    } <= options
