@@ -527,6 +527,19 @@ def describe(reason: Reason, row: pd.Series, raw: pd.Series) -> str | None:
     return text.strip() if text and text.strip() else None
 
 
+def _records(frame: pd.DataFrame, positions: np.ndarray) -> list[dict]:
+    """``frame.iloc[positions].to_dict("records")`` (the same Python values: ``tolist`` boxes
+    as ``to_dict`` does), column by column: ``to_dict`` costs about a millisecond even for one
+    row, twice per ``POST /score``."""
+    if not len(positions):
+        return []
+    part = frame.iloc[positions]
+    columns = {name: part[name].tolist() for name in part.columns}
+    return [
+        dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)
+    ]
+
+
 def explain(
     artifact: dict, features: pd.DataFrame, raw: pd.DataFrame, base: np.ndarray
 ) -> list[list[dict]]:
@@ -571,8 +584,8 @@ def explain(
     worded = np.flatnonzero(drops.max(axis=1) >= MIN_LOG_ODDS)
     # Plain dicts, built once for the rows that get words: a pandas row per transaction cost
     # about 60 µs each (a third of explaining a batch of 1,000).
-    rows = features.iloc[worded].to_dict("records")
-    raw_rows = raw.iloc[worded].to_dict("records")
+    rows = _records(features, worded)
+    raw_rows = _records(raw, worded)
     for i, row, raw_row in zip(worded, rows, raw_rows, strict=True):
         chosen: list[dict] = []
         for j in np.argsort(-drops[i]):

@@ -68,3 +68,30 @@ def test_empty_batch(trained_model_file):
     _, _, trained = trained_model_file
     empty = pd.DataFrame(columns=trained.artifact["feature_names"], dtype=float)
     assert explain(trained.artifact, empty, pd.DataFrame(), np.zeros(0)) == []
+
+
+def test_rows_for_the_words_are_what_to_dict_gives():
+    """``explain`` turns the worded rows into dicts column by column; the values and their
+    Python types are those of ``DataFrame.to_dict("records")``."""
+    import numpy as np
+    import pandas as pd
+
+    from scoring.engine.explain import _records
+
+    frame = pd.DataFrame(
+        {
+            "id": [1, 2, 3],
+            "amount": [1.5, np.nan, 3.0],
+            "device_id": ["x", None, ""],
+            "occurred_at": pd.to_datetime(["2026-01-01T00:00:00Z"] * 3, utc=True),
+            "flag": [True, False, True],
+        }
+    )
+    positions = np.array([1, 2, 0])
+    ours, theirs = _records(frame, positions), frame.iloc[positions].to_dict("records")
+    assert [list(r) for r in ours] == [list(r) for r in theirs]
+    for mine, expected in zip(ours, theirs, strict=True):
+        for key, value in expected.items():
+            assert type(mine[key]) is type(value)
+            assert mine[key] == value or (value != value and mine[key] != mine[key])
+    assert _records(frame, np.array([], dtype=int)) == []
