@@ -1,6 +1,6 @@
-"""``scoring.bulk._generic_values``: on SQLite (and other backends) the set-based writes prepare
-values column by column; each column must be exactly what the field's own ``get_db_prep_save``
-gives, value by value, whatever the values."""
+"""``scoring.bulk._generic_values``: on SQLite (any backend but PostgreSQL) the set-based
+writes prepare values column by column; each column must be exactly what the field's own
+``get_db_prep_save`` gives, value by value, whatever the values."""
 
 from __future__ import annotations
 
@@ -10,12 +10,23 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
-from django.db import connection
+from django.db.utils import ConnectionHandler
 
-from scoring.bulk import _generic_values
+from scoring import bulk
 from scoring.models import Transaction
 
-pytestmark = pytest.mark.django_db
+
+@pytest.fixture
+def sqlite(monkeypatch):
+    """A SQLite connection (never opened: preparing values needs no database) put where
+    ``scoring.bulk`` looks, so this runs whatever database the suite runs on."""
+    handler = ConnectionHandler(
+        {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+    )
+    wrapper = handler["default"]
+    monkeypatch.setattr(bulk, "connection", wrapper)
+    return wrapper
+
 
 PLUS_TWO = timezone(timedelta(hours=2))
 SAMPLES = {
@@ -44,13 +55,13 @@ SAMPLES = {
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
-def test_each_column_is_what_the_field_prepares(name):
+def test_each_column_is_what_the_field_prepares(name, sqlite):
     field = Transaction._meta.get_field(name)
     values = SAMPLES[name]
-    expected = [field.get_db_prep_save(v, connection) for v in values]
-    assert _generic_values(field, values) == expected
+    expected = [field.get_db_prep_save(v, sqlite) for v in values]
+    assert bulk._generic_values(field, values) == expected
     for v in values:  # and one type at a time (the fast paths take whole columns of one type)
-        assert _generic_values(field, [v]) == [field.get_db_prep_save(v, connection)]
+        assert bulk._generic_values(field, [v]) == [field.get_db_prep_save(v, sqlite)]
 
 
 def test_every_kind_of_transaction_column_is_sampled():
