@@ -34,6 +34,7 @@ import pandas as pd
 
 from .ensemble import validation_cut
 from .fields import FEATURE_INPUT_FIELDS
+from .frames import utc_times
 from .raw_features import raw_features
 from .tables import lookup
 
@@ -214,9 +215,7 @@ def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
     for col in INPUT_COLUMNS:
         if col not in df:
             df[col] = np.nan if col in ("latitude", "longitude") else ""
-    occurred = df["occurred_at"].dtype
-    if not (isinstance(occurred, pd.DatetimeTZDtype) and str(occurred.tz) == "UTC"):
-        df["occurred_at"] = pd.to_datetime(df["occurred_at"], utc=True)
+    df["occurred_at"] = utc_times(df["occurred_at"])
     for col in ("amount", "latitude", "longitude"):
         if df[col].dtype != np.float64:
             df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .frames import utc_times
 from .tables import lookup
 
 RAW_PREFIX = "raw_"
@@ -58,9 +59,7 @@ def _text(frame: pd.DataFrame, column: str) -> pd.Series:
 
 
 def _numbers(frame: pd.DataFrame) -> dict[str, np.ndarray]:
-    occurred = frame["occurred_at"]
-    if not (isinstance(occurred.dtype, pd.DatetimeTZDtype) and str(occurred.dtype.tz) == "UTC"):
-        occurred = pd.to_datetime(occurred, utc=True)
+    occurred = utc_times(frame["occurred_at"])
     # Whole seconds since the epoch (UTC), then the clock and the day of the week from them.
     seconds = occurred.dt.tz_localize(None).to_numpy().astype("datetime64[s]").astype(np.int64)
     minutes = seconds // 60
