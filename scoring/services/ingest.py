@@ -30,7 +30,7 @@ from .health import champion_file_check
 from .labels import label_provenance
 
 logger = logging.getLogger(__name__)
-MODES = ("async", "sync", "history")
+MODES = ("async", "sync", "scored", "history")
 
 
 @dataclass
@@ -62,6 +62,9 @@ def transactions_submit(
     )
 
 
+_STATUS_OF_MODE = {"history": Transaction.Status.IMPORTED, "scored": Transaction.Status.SCORED}
+
+
 @dataclass(frozen=True)
 class _Stamp:
     """What every row of one call gets besides its item: where it came from, its batch id and
@@ -85,8 +88,8 @@ class _Stamp:
         }
 
 
-# Model fields an item may set (the validator's fields and the history labels); the rest of
-# the row is the call's stamp and the fields' own defaults.
+# Model fields an item may set (the validator's fields, the history labels, a scored row's
+# results); the rest of the row is the call's stamp and the fields' own defaults.
 _ITEM_FIELDS = frozenset(
     f.name
     for f in Transaction._meta.concrete_fields
@@ -178,8 +181,10 @@ def transactions_store(
     refused item is named by a trial insert of its own.
 
     ``mode``: ``async`` stores them pending and enqueues scoring after commit; ``sync`` stores them
-    pending for the caller to score now (the sweeper retries if that fails); ``history`` stores
-    them as imported history that is not scored live.
+    pending for the caller to score now (the sweeper retries if that fails); ``scored`` stores
+    them already scored (the items carry their scoring fields: the synchronous ``/score``, which
+    scores before it stores); ``history`` stores them as imported history that is not scored
+    live.
     """
     if mode not in MODES:
         raise ValueError(f"Unknown ingest mode {mode!r}")
@@ -188,7 +193,7 @@ def transactions_store(
         source=str(source),
         api_key=api_key,
         batch_id=uuid.uuid4(),
-        status=Transaction.Status.IMPORTED if mode == "history" else Transaction.Status.PENDING,
+        status=_STATUS_OF_MODE.get(mode, Transaction.Status.PENDING),
         now=now,
         enqueued_at=None if mode == "history" else now,
     )

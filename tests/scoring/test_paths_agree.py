@@ -9,6 +9,8 @@ outside the row's window) made the two disagree (issue 11: 92.6 in the batch, 92
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from scoring.models import Rule, Transaction
 from scoring.services.scoring import transactions_score
@@ -81,3 +83,59 @@ def test_the_score_endpoint_agrees_with_the_batch_path(pending_mix, api_client, 
         alone["risk_level"],
         alone["reasons"],
     )
+
+
+def test_the_score_endpoint_stores_what_the_batch_path_stores(
+    champion, api_client, synthetic_history
+):
+    """``/score`` scores a row before it is stored (its history frame holds it with a stand-in
+    id) and writes it once; the batch path scores the stored row. Every stored result agrees,
+    features included: a new account with no history, rows that open cases, a rule's reason."""
+    older, recent = split_history(synthetic_history)
+    load_history(older)
+    frauds = recent[recent["is_fraud"] == 1].iloc[::4].head(6)
+    ordinary = recent[recent["is_fraud"] == 0].iloc[::50].head(8)
+    chosen = frauds._append(ordinary).sort_values("occurred_at")
+    large = int(chosen["amount"].astype(float).quantile(0.8))
+    Rule.objects.create(name="large", expression=f"amount > {large}", risk_floor=75, is_active=True)
+    items = api_items(chosen)
+    items[3]["account_id"] = "acct-never-seen"
+    for n, item in enumerate(items):
+        item["external_id"] = f"agree-{n}"
+        response = api_client.post("/api/v1/transactions/score", item, format="json")
+        assert response.status_code == 200, response.content
+        assert response.json()["status"] == "scored"
+    ids = list(
+        Transaction.objects.filter(external_id__startswith="agree-")
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    assert len(ids) == len(items)
+    alone = _results(ids)
+    assert alone[ids[3]][4]["history_count_30d"] == 0  # the new account: no history at all
+    assert any(r[2] in ("high", "critical") for r in alone.values())
+    assert any(r[3] and r[3][0]["code"] == "rule:large" for r in alone.values())
+    assert Transaction.objects.filter(id__in=ids, case_link__isnull=False).exists()
+    _reset(ids)
+    assert transactions_score(transaction_ids=ids).scored == len(ids)
+    batch = _results(ids)
+    differing = {i: (alone[i][1:4], batch[i][1:4]) for i in ids if alone[i] != batch[i]}
+    assert not differing, differing
+
+
+def test_the_score_endpoint_writes_the_row_once(champion, api_client, synthetic_history):
+    """The row is inserted already scored: one insert, no lock of a pending row, no update."""
+    older, recent = split_history(synthetic_history)
+    load_history(older)
+    item = api_items(recent.head(1))[0]
+    item["external_id"] = "once"
+    with CaptureQueriesContext(connection) as ctx:
+        response = api_client.post("/api/v1/transactions/score", item, format="json")
+    assert response.status_code == 200, response.content
+    sql = [q["sql"] for q in ctx.captured_queries]
+    assert len([s for s in sql if s.startswith('INSERT INTO "scoring_transaction"')]) == 1, sql
+    assert not [s for s in sql if s.startswith('UPDATE "scoring_transaction"')], sql
+    assert not [s for s in sql if "FOR UPDATE" in s], sql
+    row = Transaction.objects.get(external_id="once")
+    assert row.status == Transaction.Status.SCORED and row.features and row.scored_at
+    assert response.json()["risk_score"] == row.risk_score
