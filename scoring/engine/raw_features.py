@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .frames import utc_times
+from .frames import epoch_seconds, float_frame, utc_times
 from .tables import lookup
 
 RAW_PREFIX = "raw_"
@@ -50,31 +50,40 @@ MAX_CODES = 5000
 
 def _text(frame: pd.DataFrame, column: str) -> pd.Series:
     """The column as stripped text, "" where missing."""
+    return pd.Series(_text_values(frame, column), index=frame.index, dtype=object)
+
+
+def _text_values(frame: pd.DataFrame, column: str) -> list[str]:
     if column not in frame:
-        return pd.Series("", index=frame.index)
+        return [""] * len(frame)
     values = frame[column]
+    items = values.tolist()
+    if all(type(v) is str for v in items):  # the stored history: no missing value to look for
+        return [v.strip() for v in items]
     missing = values.isna().to_numpy()
-    text = ["" if m else str(v).strip() for v, m in zip(values.to_numpy(), missing, strict=True)]
-    return pd.Series(text, index=frame.index, dtype=object)
+    return ["" if m else str(v).strip() for v, m in zip(values.to_numpy(), missing, strict=True)]
 
 
 def _numbers(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     occurred = utc_times(frame["occurred_at"])
     # Whole seconds since the epoch (UTC), then the clock and the day of the week from them.
-    seconds = occurred.dt.tz_localize(None).to_numpy().astype("datetime64[s]").astype(np.int64)
+    seconds = epoch_seconds(occurred)
     minutes = seconds // 60
     out = {
-        "raw_amount": pd.to_numeric(frame["amount"], errors="coerce").to_numpy(dtype=float),
+        "raw_amount": _floats(frame["amount"]),
         "raw_hour": (minutes // 60 % 24 + minutes % 60 / 60).astype(float),
         "raw_weekday": ((seconds // 86_400 + 3) % 7).astype(float),  # 1970-01-01: a Thursday
     }
     for name, column in (("raw_latitude", "latitude"), ("raw_longitude", "longitude")):
-        out[name] = (
-            pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
-            if column in frame
-            else np.full(len(frame), np.nan)
-        )
+        out[name] = _floats(frame[column]) if column in frame else np.full(len(frame), np.nan)
     return out
+
+
+def _floats(values: pd.Series) -> np.ndarray:
+    """The column as floats, NaN where it holds no number."""
+    if values.dtype == np.float64:
+        return values.to_numpy()
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
 
 
 def raw_spec(frame: pd.DataFrame) -> dict[str, Any]:
@@ -100,12 +109,12 @@ def raw_features(frame: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
     """The raw columns ``spec["names"]`` of ``frame`` (same index); unseen codes are NaN."""
     numbers = _numbers(frame)
     out = {
-        name: lookup(_text(frame, RAW_TEXT_COLUMNS[name]), spec["vocabulary"][name])
+        name: lookup(_text_values(frame, RAW_TEXT_COLUMNS[name]), spec["vocabulary"][name])
         if name in RAW_TEXT_COLUMNS
         else numbers[name]
         for name in spec["names"]
     }
-    return pd.DataFrame(out, index=frame.index, columns=list(spec["names"]), dtype=float)
+    return float_frame(out, list(spec["names"]), frame.index)
 
 
 def category_counts(spec: dict[str, Any]) -> dict[str, int]:
