@@ -119,13 +119,11 @@ def transaction_get_for_client(*, external_id: str) -> Transaction | None:
     """A transaction by external id for an API client (clients may read any result they sent).
 
     Clients are one trust domain in this deployment; per-client isolation would filter on
-    ``api_key`` here. The columns the result does not show (the stored features and metadata,
-    the model's training records) are not read: decoding them was most of this read (3.9 ms of
-    a ``/score`` request).
+    ``api_key`` here. One query, its case link joined; the columns the result does not show (the
+    stored features and metadata, the model's training records) are not read.
     """
     return (
-        Transaction.objects.select_related("model_version")
-        .prefetch_related("case_link")
+        Transaction.objects.select_related("model_version", "case_link")
         .defer(*_NOT_IN_RESULT)
         .filter(external_id=external_id)
         .first()

@@ -389,7 +389,10 @@ def predict_proba(artifact: dict[str, Any], features: pd.DataFrame) -> np.ndarra
             f"Features {missing} are missing; compute them with "
             "compute_features(frame, artifact=artifact)."
         )
-    X = features[artifact["feature_names"]].to_numpy(dtype=float)
+    names = artifact["feature_names"]
+    # compute_features gives the artifact's columns in its order: no reindexing copy then.
+    same = len(features.columns) == len(names) and all(features.columns == names)
+    X = (features if same else features[names]).to_numpy(dtype=float)
     if len(X) == 0:
         return np.zeros(0)
     return artifact["estimator"].predict_proba(X)[:, 1]

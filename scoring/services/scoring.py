@@ -601,7 +601,7 @@ def _score_then_store(*, item: dict[str, Any], api_key: ApiKey | None) -> bool:
     started = time.monotonic()
     _single_threaded_numerics()
     try:
-        active = models_active()
+        active = models_active(max_age=RULES_CACHE_SECONDS)
     except ModelIntegrityError:
         return False
     if active.champion is None:
