@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -109,10 +110,32 @@ def history_frame(
             .exclude(account_id__in=accounts)
         )
         qs = qs.union(rows(others), all=True)
-    frame = pd.DataFrame.from_records(fetch_rows_binary(qs), columns=[*plain, "amount", "_micros"])
-    frame["amount"] = frame["amount"].astype(float)
-    frame["occurred_at"] = pd.to_datetime(frame.pop("_micros").astype("int64"), unit="us", utc=True)
-    return frame[columns]
+    return _binary_history(fetch_rows_binary(qs), plain, columns)
+
+
+# Up to this many rows the history frame is built column by column (a /score request reads
+# ~20-100): a frame of records, reordered, cost 1.4 ms of its 3.5 ms. Larger reads (a batch:
+# ~20,000) are ~20 % faster as records.
+_BY_COLUMN_ROWS = 2000
+
+
+def _binary_history(rows: list[tuple], plain: list[str], columns: list[str]) -> pd.DataFrame:
+    """The frame of the history query's rows: ``plain`` columns, then the amount as a float and
+    the time as integer microseconds; the same frame whichever way it is built."""
+    names = [*plain, "amount", "_micros"]
+    if len(rows) > _BY_COLUMN_ROWS:
+        frame = pd.DataFrame.from_records(rows, columns=names)
+        frame["amount"] = frame["amount"].astype(float)
+        micros = frame.pop("_micros").astype("int64")
+        frame["occurred_at"] = pd.to_datetime(micros, unit="us", utc=True)
+        return frame[columns]
+    read = dict(zip(names, zip(*rows, strict=True), strict=True)) if rows else {}
+    # Each column's type as pandas infers it from the values (none: object, as from records).
+    data: dict[str, Any] = {c: list(read[c]) if rows else np.array([], object) for c in plain}
+    data["amount"] = np.array(read.get("amount", ()), dtype=float)
+    micros = np.array(read.get("_micros", ()), dtype=np.int64)
+    data["occurred_at"] = pd.to_datetime(micros, unit="us", utc=True)
+    return pd.DataFrame({c: data[c] for c in columns})
 
 
 def transaction_get_for_client(*, external_id: str) -> Transaction | None:

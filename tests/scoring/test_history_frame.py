@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from django.db import connection
 
+from scoring import selectors
 from scoring.engine.features import INPUT_COLUMNS, LOOKBACK
 from scoring.models import HISTORY_INCLUDED, Transaction
 from scoring.selectors import history_frame
@@ -86,3 +87,26 @@ def test_postgresql_vacuums_the_table_often_enough_for_index_only_scans():
         "autovacuum_vacuum_scale_factor=0.02",
         "autovacuum_vacuum_insert_scale_factor=0.02",
     } <= options
+
+
+@pytest.mark.parametrize("count", [0, 1, 3, 40])
+def test_the_history_frame_is_the_same_built_by_column_or_from_records(count, monkeypatch):
+    """PostgreSQL reads: a few rows are put in a frame column by column, many from records;
+    the same frame either way (values, order, every column's type), none or some coordinates."""
+    plain = [c for c in INPUT_COLUMNS if c not in ("amount", "occurred_at")] + ["metadata"]
+    columns = [*INPUT_COLUMNS, "metadata"]
+    rows = []
+    for n in range(count):
+        values = {c: f"{c}-{n % 3}" for c in plain}
+        values |= {"id": n + 1, "metadata": {"k": n} if n % 2 else {}}
+        values |= {"latitude": None if count < 3 or n % 3 == 0 else 48.0 + n, "longitude": None}
+        micros = 1_777_000_000_000_000 + n * 1_234_567
+        rows.append((*(values[c] for c in plain), 12.5 + n, micros))
+    frames = []
+    for limit in (10**9, -1):  # every read by column, then every read from records
+        monkeypatch.setattr(selectors, "_BY_COLUMN_ROWS", limit)
+        frames.append(selectors._binary_history(rows, plain, columns))
+    by_column, from_records = frames
+    assert list(by_column.columns) == columns
+    assert list(by_column.dtypes) == list(from_records.dtypes)
+    pd.testing.assert_frame_equal(by_column, from_records, check_exact=True)
