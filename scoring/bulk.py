@@ -27,6 +27,7 @@ with ``bulk_create`` / ``bulk_update``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -52,6 +53,11 @@ def _quote(name: str) -> str:
 def _base_type(field: Field) -> str:
     """The column's type without length or precision (``varchar(100)`` → ``varchar``), so the
     temporary table accepts anything and the real table's own checks speak."""
+    return _base_types(field, connection.vendor)
+
+
+@functools.cache
+def _base_types(field: Field, vendor: str) -> str:  # one answer per field and database kind
     return field.db_type(connection).split("(")[0].strip()
 
 
