@@ -35,13 +35,11 @@ MODES = ("async", "sync", "scored", "history")
 
 @dataclass
 class IngestResult:
-    """``accepted`` new rows (their ids) and ``duplicates`` already known by external id;
-    ``external_ids`` of all the items, in order, as stored."""
+    """``accepted`` new rows (their ids) and ``duplicates`` already known by external id."""
 
     accepted: int
     duplicates: int
     ids: list[int]
-    external_ids: list[str]
 
 
 def transactions_submit(
@@ -212,7 +210,6 @@ def transactions_store(
         accepted=len(ids),
         duplicates=len(items) - len(ids),
         ids=ids,
-        external_ids=[item["external_id"] for item in items],
     )
 
 

@@ -25,6 +25,7 @@ from core.errors import ApplicationError
 from ..bulk import update_rows
 from ..engine.explain import MAX_REASONS, explain
 from ..engine.features import FEATURE_NAMES, compute_features
+from ..engine.fields import SUMMARY_FIELDS
 from ..engine.ml import ModelIntegrityError, model_risk, predict_proba
 from ..engine.rules import RAW_FIELDS, CompiledRule, RuleError, RuleHits, compile_rule, rules_apply
 from ..hits import CaseHit, hits_hand_on
@@ -542,7 +543,10 @@ def transaction_score_now(*, item: object, api_key: ApiKey | None) -> Transactio
         raise ApplicationError(
             "Invalid input; nothing was stored.", extra=exc.errors["0"]
         ) from None
-    if not _score_then_store(item=cleaned, api_key=api_key):
+    outcome = _score_then_store(item=cleaned, api_key=api_key)
+    if isinstance(outcome, Transaction):
+        return outcome
+    if outcome is _NOT_STORED:
         result = transactions_store(
             items=[cleaned], source=Transaction.Source.API, api_key=api_key, mode="sync"
         )
@@ -589,11 +593,19 @@ def _with_unstored_row(history: pd.DataFrame, item: dict[str, Any]) -> pd.DataFr
     return pd.DataFrame(columns)
 
 
-def _score_then_store(*, item: dict[str, Any], api_key: ApiKey | None) -> bool:
+# What _score_then_store did when it returns no row: nothing (the pending path takes over), or
+# nothing because an earlier row holds the external id (that row is the result).
+_NOT_STORED = "not stored"
+_KNOWN = "known"
+
+
+def _score_then_store(*, item: dict[str, Any], api_key: ApiKey | None) -> Transaction | str:
     """Score the validated ``item`` against its stored history, then store it scored and hand
-    its case on, in one database transaction. False when it was not stored: no usable champion,
-    or scoring failed on it (the caller takes the pending path, which says why); True when it
-    is stored now or an earlier row holds its external id (that row is the result).
+    its case on, in one database transaction, and return the row as stored (the result's
+    fields, built from what was inserted: no read back). ``_NOT_STORED`` when it was not
+    stored: no usable champion, or scoring failed on it (the caller takes the pending path,
+    which says why); ``_KNOWN`` when an earlier row holds its external id (that row is the
+    result).
 
     The features and reasons are the batch path's (the same ``_score_frame`` over the same
     history with the row in it; ``tests/scoring/test_paths_agree.py``).
@@ -603,9 +615,9 @@ def _score_then_store(*, item: dict[str, Any], api_key: ApiKey | None) -> bool:
     try:
         active = models_active(max_age=RULES_CACHE_SECONDS)
     except ModelIntegrityError:
-        return False
+        return _NOT_STORED
     if active.champion is None:
-        return False
+        return _NOT_STORED
     model_version, artifact = active.champion
     rules = _active_rules(list(artifact["feature_names"]), max_age=RULES_CACHE_SECONDS)
     metadata = _needs_metadata(active)
@@ -627,7 +639,7 @@ def _score_then_store(*, item: dict[str, Any], api_key: ApiKey | None) -> bool:
         logger.warning(
             "Transaction %s not scored before storing", item["external_id"], exc_info=True
         )
-        return False
+        return _NOT_STORED
     (update,) = scored.updates
     results = {
         f.name: getattr(update, f.attname)
@@ -642,7 +654,7 @@ def _score_then_store(*, item: dict[str, Any], api_key: ApiKey | None) -> bool:
             mode="scored",
         )
         if not stored.ids:  # an earlier row holds this external id: it is the result
-            return True
+            return _KNOWN
         (txn_id,) = stored.ids
         for hit in scored.case_hits.values():
             hit.transaction_ids = [txn_id]
@@ -652,6 +664,12 @@ def _score_then_store(*, item: dict[str, Any], api_key: ApiKey | None) -> bool:
         if scored.rule_errors:
             _record_rule_errors(rules, scored.rule_errors)
         hits_hand_on(hits=list(scored.case_hits.values()))
+        # The case link the handler made, if any (only a risky row has one to look for).
+        link = (
+            _CASE_LINK.related_model.objects.filter(transaction_id=txn_id).first()
+            if scored.case_hits
+            else None
+        )
     logger.info(
         "Scored transaction %s with %s before storing it; %d rule hit(s); %d case(s) opened "
         "or updated",
@@ -660,4 +678,22 @@ def _score_then_store(*, item: dict[str, Any], api_key: ApiKey | None) -> bool:
         scored.rule_hits,
         len(scored.case_hits),
     )
-    return True
+    return _as_stored(item, txn_id, results, model_version, link)
+
+
+def _as_stored(item, txn_id: int, results: dict[str, Any], model_version, link) -> Transaction:
+    """The row ``_score_then_store`` inserted, with the fields the API result shows, as
+    reading it back would give them (``tests/scoring/test_paths_agree.py`` compares the two)."""
+    txn = Transaction(
+        id=txn_id,
+        **{name: item[name] for name in SUMMARY_FIELDS},
+        status=Transaction.Status.SCORED,
+        **{k: v for k, v in results.items() if k not in ("model_version", "features")},
+    )
+    txn.model_version = model_version
+    _CASE_LINK.set_cached_value(txn, link)  # known: no query for it when it is shown
+    return txn
+
+
+# A transaction's link to its case (the cases' model, which scoring does not import).
+_CASE_LINK = Transaction._meta.get_field("case_link")

@@ -8,6 +8,8 @@ outside the row's window) made the two disagree (issue 11: 92.6 in the batch, 92
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -100,11 +102,22 @@ def test_the_score_endpoint_stores_what_the_batch_path_stores(
     Rule.objects.create(name="large", expression=f"amount > {large}", risk_floor=75, is_active=True)
     items = api_items(chosen)
     items[3]["account_id"] = "acct-never-seen"
+    # Values the database gives back in another spelling than they were sent in.
+    items[4] |= {"ip_address": "2001:DB8:0:0::1", "latitude": None, "longitude": None}
+    items[5]["amount"] = f"{float(items[5]['amount']):.1f}"
+    at = datetime.fromisoformat(items[6]["occurred_at"]).astimezone(timezone(timedelta(hours=2)))
+    items[6]["occurred_at"] = at.isoformat()
+    cases = 0
     for n, item in enumerate(items):
         item["external_id"] = f"agree-{n}"
         response = api_client.post("/api/v1/transactions/score", item, format="json")
         assert response.status_code == 200, response.content
-        assert response.json()["status"] == "scored"
+        result = response.json()
+        assert result["status"] == "scored"
+        # The result is built from what was inserted, not read back: it reads back the same.
+        assert api_client.get(f"/api/v1/transactions/agree-{n}").json() == result
+        cases += result["case_id"] is not None
+    assert cases, "some rows opened or joined a case"
     ids = list(
         Transaction.objects.filter(external_id__startswith="agree-")
         .order_by("id")
