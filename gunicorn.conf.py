@@ -1,4 +1,5 @@
-"""gunicorn hooks (read automatically from the working directory): Prometheus multiprocess mode.
+"""gunicorn hooks (read automatically from the working directory): Prometheus multiprocess mode,
+and the garbage collector frozen in each worker once the application is loaded.
 
 The master points its workers at one metrics directory for this server (``web-<bind>`` under
 ``METRICS_DIR``), emptied when the server starts, before any worker is forked and before
@@ -24,3 +25,18 @@ def on_starting(server):
 
 def child_exit(server, worker):
     _metrics_process.metrics_process_dead(worker.pid)
+
+
+def post_worker_init(worker):
+    """Once the worker has loaded the application: import every view (what the first request
+    would), then move every object to the collector's permanent generation. A full collection
+    in a web worker walks ~236,000 objects of Django, pandas and scikit-learn: measured at
+    167 ms, a 298 ms /score request; 8 ms once frozen. (The scoring worker does the same on
+    ``worker_init``, ``core/celery_signals.py``.)"""
+    import gc
+
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 - imports the URLconf and its views
+    gc.collect()
+    gc.freeze()
