@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 import importlib.util
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
