@@ -35,19 +35,29 @@ def _reset(ids: list[int]) -> None:
     )
 
 
-@pytest.fixture
-def pending_mix(champion, synthetic_history):
-    """Older history stored; frauds and ordinary rows of the last days pending, spread over the
-    whole recent window so the batch's frame starts long before most of its rows."""
+def _recent_mix(synthetic_history, *, frauds: tuple[int, int], ordinary: tuple[int, int], top):
+    """Older history stored; every ``step``-th of the last days' frauds and ordinary rows (at
+    most ``count`` of each: ``(step, count)``), in time order, and a rule that fires on the
+    largest of them (above the ``top`` quantile of their amounts), whatever the generator made."""
     older, recent = split_history(synthetic_history)
     load_history(older)
-    frauds = recent[recent["is_fraud"] == 1].iloc[::3].head(25)
-    ordinary = recent[recent["is_fraud"] == 0].iloc[::40].head(35)
-    pending = frauds._append(ordinary).sort_values("occurred_at")
-    # A rule that fires on the largest few pending rows, whatever the generator made.
-    large = int(pending["amount"].astype(float).quantile(0.9))
+    chosen = (
+        recent[recent["is_fraud"] == 1]
+        .iloc[:: frauds[0]]
+        .head(frauds[1])
+        ._append(recent[recent["is_fraud"] == 0].iloc[:: ordinary[0]].head(ordinary[1]))
+        .sort_values("occurred_at")
+    )
+    large = int(chosen["amount"].astype(float).quantile(top))
     Rule.objects.create(name="large", expression=f"amount > {large}", risk_floor=75, is_active=True)
-    return ingest_recent(pending)
+    return chosen
+
+
+@pytest.fixture
+def pending_mix(champion, synthetic_history):
+    """Frauds and ordinary rows of the last days pending, spread over the whole recent window so
+    the batch's frame starts long before most of its rows."""
+    return ingest_recent(_recent_mix(synthetic_history, frauds=(3, 25), ordinary=(40, 35), top=0.9))
 
 
 def test_batch_and_single_transaction_scoring_agree(pending_mix):
@@ -93,13 +103,7 @@ def test_the_score_endpoint_stores_what_the_batch_path_stores(
     """``/score`` scores a row before it is stored (its history frame holds it with a stand-in
     id) and writes it once; the batch path scores the stored row. Every stored result agrees,
     features included: a new account with no history, rows that open cases, a rule's reason."""
-    older, recent = split_history(synthetic_history)
-    load_history(older)
-    frauds = recent[recent["is_fraud"] == 1].iloc[::4].head(6)
-    ordinary = recent[recent["is_fraud"] == 0].iloc[::50].head(8)
-    chosen = frauds._append(ordinary).sort_values("occurred_at")
-    large = int(chosen["amount"].astype(float).quantile(0.8))
-    Rule.objects.create(name="large", expression=f"amount > {large}", risk_floor=75, is_active=True)
+    chosen = _recent_mix(synthetic_history, frauds=(4, 6), ordinary=(50, 8), top=0.8)
     items = api_items(chosen)
     items[3]["account_id"] = "acct-never-seen"
     # Values the database gives back in another spelling than they were sent in.
