@@ -684,13 +684,18 @@ def _score_then_store(*, item: dict[str, Any], api_key: ApiKey | None) -> Transa
 def _as_stored(item, txn_id: int, results: dict[str, Any], model_version, link) -> Transaction:
     """The row ``_score_then_store`` inserted, with the fields the API result shows, as
     reading it back would give them (``tests/scoring/test_paths_agree.py`` compares the two)."""
+    fields = {
+        Transaction._meta.get_field(name).attname: value  # model_version_id=…: the keys
+        for name, value in results.items()
+        if name != "features"
+    }
     txn = Transaction(
         id=txn_id,
         **{name: item[name] for name in SUMMARY_FIELDS},
         status=Transaction.Status.SCORED,
-        **{k: v for k, v in results.items() if k not in ("model_version", "features")},
+        **fields,
     )
-    txn.model_version = model_version
+    txn.model_version = model_version  # the result shows its version: no query for it
     _CASE_LINK.set_cached_value(txn, link)  # known: no query for it when it is shown
     return txn
 

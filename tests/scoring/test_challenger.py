@@ -15,7 +15,7 @@ from scoring.selectors import challenger_comparison
 from scoring.services import scoring as scoring_service
 from scoring.services.registry import champion_cache
 from scoring.services.scoring import transactions_score
-from tests.helpers import ingest_recent, load_history, split_history
+from tests.helpers import api_items, ingest_recent, load_history, split_history
 from tests.lifecycle_helpers import make_version
 
 
@@ -112,3 +112,17 @@ def test_shadow_scoring_keeps_the_query_count_constant(world, settings):
     )
     if connection.vendor == "postgresql":
         assert len(small) == len(large)
+
+
+def test_the_score_endpoint_stores_the_challengers_shadow_score(world, api_client):
+    """``/score`` scores the row before storing it: the challenger's score is stored with it,
+    and the answer (built from what was inserted) is what reading it back gives."""
+    champion, challenger, recent = world
+    item = api_items(recent.head(1))[0]
+    response = api_client.post("/api/v1/transactions/score", item, format="json")
+    assert response.status_code == 200, response.content
+    row = Transaction.objects.get(external_id=item["external_id"])
+    assert row.challenger_model_version_id == challenger.pk
+    assert row.challenger_score == row.risk_score  # the same model file
+    assert response.json()["model_version"] == champion.version
+    assert api_client.get(f"/api/v1/transactions/{item['external_id']}").json() == response.json()
