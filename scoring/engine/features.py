@@ -36,7 +36,7 @@ from .ensemble import validation_cut
 from .fields import FEATURE_INPUT_FIELDS
 from .frames import epoch_seconds, float_frame, utc_times
 from .raw_features import raw_features
-from .tables import lookup
+from .tables import SMALL_VALUES, lookup
 
 LOOKBACK = timedelta(days=30)
 MINUTE = 60
@@ -315,16 +315,11 @@ class _Group:
         return self._place(np.where(valid, sorted_values[np.maximum(idx, 0)], np.nan))
 
 
-# Up to this many values, dense codes are computed in Python / by ``np.unique``: pandas'
-# ``factorize`` costs ~45 µs a call whatever the size, and a ``/score`` frame is ~20-100 rows.
-_SMALL = 2000
-
-
 def _dense_codes(values: np.ndarray) -> tuple[np.ndarray, int]:
     """(code of each value, number of distinct values), codes numbering the sorted distinct
     values from 0: what ``pd.factorize(values, sort=True, use_na_sentinel=False)`` gives, for
     integers or strings."""
-    if len(values) <= _SMALL:
+    if len(values) <= SMALL_VALUES:  # in Python / by ``np.unique``
         if values.dtype == object:
             items = values.tolist()
             if all(type(v) is str for v in items):

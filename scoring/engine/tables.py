@@ -8,8 +8,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-# Up to this many values, the lookup is a plain dict lookup per value.
-_SMALL = 2000
+# Up to this many values, the feature code looks values up and numbers them in plain Python
+# (a ``/score`` frame is ~20-100 rows): pandas' ``factorize`` costs ~45 µs a call whatever the size.
+SMALL_VALUES = 2000
 
 
 def lookup(values: pd.Series | Sequence, table: Mapping) -> np.ndarray:
@@ -22,7 +23,7 @@ def lookup(values: pd.Series | Sequence, table: Mapping) -> np.ndarray:
     if not isinstance(values, pd.Series | np.ndarray):
         values = np.asarray(values, dtype=object)
     items = values.tolist()
-    if len(items) <= _SMALL and all(type(v) is str for v in items):
+    if len(items) <= SMALL_VALUES and all(type(v) is str for v in items):
         # A few text values (a /score frame): pandas' factorize alone costs ~45 µs a call.
         return np.array([table.get(v, np.nan) for v in items], dtype=float)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)

@@ -19,7 +19,7 @@ def _strings(n: int) -> np.ndarray:
     return np.array([words[i] for i in RNG.integers(0, len(words), n)], dtype=object)
 
 
-@pytest.mark.parametrize("n", [1, 7, features._SMALL, features._SMALL + 1])
+@pytest.mark.parametrize("n", [1, 7, tables.SMALL_VALUES, tables.SMALL_VALUES + 1])
 def test_dense_codes_are_pandas_sorted_factorize(n):
     for values in (_strings(n), RNG.integers(-5, 2**40, n), RNG.integers(0, 3, n)):
         expected, uniques = pd.factorize(values, sort=True, use_na_sentinel=False)
@@ -35,7 +35,7 @@ def test_dense_codes_of_mixed_objects_fall_back_to_pandas():
     assert np.array_equal(codes, expected) and count == len(uniques)
 
 
-@pytest.mark.parametrize("n", [1, 30, tables._SMALL + 1])
+@pytest.mark.parametrize("n", [1, 30, tables.SMALL_VALUES + 1])
 def test_lookup_is_the_same_on_either_path(n):
     table = {"a": 0.5, "b": 2, "ü": -1.0}
     values = pd.Series(_strings(n))
