@@ -92,15 +92,27 @@ class Transaction(models.Model):
     risk_level = models.CharField(max_length=16, choices=RiskLevel.choices, blank=True, default="")
     reasons = models.JSONField(default=list, blank=True)
     features = models.JSONField(default=dict, blank=True)
+    # Not indexed: every scored row would write the index (scoring is not a HOT update), and
+    # nothing reads rows by it but a ModelVersion's rare deletion check (migration 0010).
     model_version = models.ForeignKey(
-        "scoring.ModelVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "scoring.ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     scored_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True, default="")
     # Shadow scoring by the challenger model: stored for comparison, never acted upon.
     challenger_score = models.FloatField(null=True, blank=True, validators=RISK_SCORE_VALIDATORS)
     challenger_model_version = models.ForeignKey(
-        "scoring.ModelVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "scoring.ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # the partial index txn_challenger instead
     )
 
     # Ground truth where known: generator labels, imported labels, investigators' dispositions.
@@ -130,6 +142,13 @@ class Transaction(models.Model):
                 fields=["enqueued_at"],
                 name="txn_pending_enqueued",
                 condition=Q(status="pending"),
+            ),
+            # The challenger comparison's rows; a row without a challenger score has no entry,
+            # so neither ingest nor scoring without a challenger writes here.
+            models.Index(
+                fields=["challenger_model_version"],
+                name="txn_challenger",
+                condition=Q(challenger_model_version__isnull=False),
             ),
             models.Index(fields=["risk_level", "-occurred_at"], name="txn_level_time"),
             models.Index(fields=["merchant_id"], name="txn_merchant"),
