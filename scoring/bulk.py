@@ -38,8 +38,10 @@ from typing import Any
 
 import orjson
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import Field, Model, QuerySet
+from django.db.models.lookups import In
 
 _ORDINAL = "_bulk_ordinal"
 # Up to this many rows, PostgreSQL writes them in one ``VALUES`` statement, not through COPY.
@@ -334,6 +336,27 @@ def update_rows(
     return updated
 
 
+class AnyOf(In):
+    """``field IN (values)`` that sends the values as one array on PostgreSQL:
+    ``"field" = ANY(%s::type[])``; ``In`` itself elsewhere. Use as an expression:
+    ``filter(AnyOf(F("account_id"), accounts))``.
+
+    Django's ``__in`` writes one placeholder per value, and psycopg splits and converts the
+    statement in Python: on the scoring worker's history query (about 3,000 values for a batch
+    of 1,000) that was about 12 ms of CPU per batch before PostgreSQL even saw it, and as much
+    again to send the parameters. The planner reads both forms the same way (``IN (…)`` is
+    ``= ANY (ARRAY[…])`` to it), so the indexes used do not change.
+    """
+
+    def as_postgresql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        values = [value for value in self.rhs if value is not None]
+        if not values:
+            raise EmptyResultSet
+        cast = _base_type(self.lhs.output_field)
+        return f"{lhs} = ANY(%s::{cast}[])", (*lhs_params, values)
+
+
 def fetch_rows_binary(queryset: QuerySet) -> list[tuple]:
     """The rows of a ``values_list`` queryset as tuples, read in PostgreSQL's binary format.
 
@@ -348,7 +371,10 @@ def fetch_rows_binary(queryset: QuerySet) -> list[tuple]:
         return list(queryset)
     import psycopg  # the PostgreSQL driver, present wherever this branch runs
 
-    sql, params = queryset.query.sql_with_params()
+    try:
+        sql, params = queryset.query.sql_with_params()
+    except EmptyResultSet:  # e.g. ``IN`` of nothing: the ORM answers no rows without asking
+        return []
     started = time.monotonic()
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:

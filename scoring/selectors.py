@@ -16,7 +16,7 @@ from django.db.models.functions import Cast
 
 from core.permissions import user_can
 
-from .bulk import fetch_rows_binary
+from .bulk import AnyOf, fetch_rows_binary
 from .engine.features import INPUT_COLUMNS, LOOKBACK
 from .engine.fields import TRANSACTION_FIELDS
 from .models import (
@@ -102,12 +102,13 @@ def history_frame(
             .values_list(*plain, "_amount", "_micros")
         )
 
-    qs = rows(Transaction.objects.filter(window, account_id__in=accounts))
+    # The ids as arrays (bulk.AnyOf): one parameter each instead of one per value.
+    qs = rows(Transaction.objects.filter(window, AnyOf(F("account_id"), accounts)))
     if counterparties:
         others = (
-            Transaction.objects.filter(window, counterparty_id__in=counterparties)
+            Transaction.objects.filter(window, AnyOf(F("counterparty_id"), counterparties))
             .exclude(counterparty_id="")  # the partial index's condition, stated for the planner
-            .exclude(account_id__in=accounts)
+            .exclude(AnyOf(F("account_id"), accounts))
         )
         qs = qs.union(rows(others), all=True)
     return _binary_history(fetch_rows_binary(qs), plain, columns)

@@ -21,6 +21,7 @@ age  # fraudcases/filters.py
 algorithm  # scoring/models.py
 application  # fraudcases/wsgi.py
 AUDIT_FILTERS  # fraudcases/selectors.py
+_.as_postgresql  # scoring/bulk.py (Django calls as_<vendor> on a lookup)
 _.authenticate  # scoring/api/authentication.py
 _.authenticate_header  # scoring/api/authentication.py
 auto_schema  # scoring/api/authentication.py

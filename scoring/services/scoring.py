@@ -22,7 +22,7 @@ from threadpoolctl import threadpool_limits
 from core import metrics
 from core.errors import ApplicationError
 
-from ..bulk import update_rows
+from ..bulk import AnyOf, fetch_rows_binary, update_rows
 from ..engine.explain import MAX_REASONS, explain
 from ..engine.features import FEATURE_NAMES, compute_features
 from ..engine.fields import SUMMARY_FIELDS
@@ -402,9 +402,9 @@ def _lock_pending(transaction_ids: list[int]) -> tuple[list[_Pending], int]:
     One query reads them; the time comes back only when it is usable (PostgreSQL may hold
     dates Python cannot read), and an ``UPDATE`` runs only when some row has none."""
     usable = Q(occurred_at__gte=STORABLE_MIN, occurred_at__lt=STORABLE_MAX)
-    rows = list(
+    rows = fetch_rows_binary(  # the ids as one array, the rows in binary (scoring.bulk)
         Transaction.objects.select_for_update(skip_locked=True)
-        .filter(id__in=transaction_ids, status=Transaction.Status.PENDING)
+        .filter(AnyOf(F("id"), transaction_ids), status=Transaction.Status.PENDING)
         .order_by("id")
         .annotate(_at=Case(When(usable, then=F("occurred_at")), default=None))
         .values_list("id", "account_id", "counterparty_id", "_at", "currency", "source")
