@@ -92,8 +92,9 @@ class Transaction(models.Model):
     risk_level = models.CharField(max_length=16, choices=RiskLevel.choices, blank=True, default="")
     reasons = models.JSONField(default=list, blank=True)
     features = models.JSONField(default=dict, blank=True)
-    # Not indexed: every scored row would write the index (scoring is not a HOT update), and
-    # nothing reads rows by it but a ModelVersion's rare deletion check (migration 0010).
+    # Not indexed: every scored row would write the index (scoring is not a HOT update), and no
+    # query needs it (the dashboard's model filter matches most rows of its time range; deleting
+    # a ModelVersion checks for its rows with a sequential scan, a rare action; migration 0010).
     model_version = models.ForeignKey(
         "scoring.ModelVersion",
         null=True,

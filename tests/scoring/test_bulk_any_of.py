@@ -61,3 +61,10 @@ def test_postgresql_gets_one_parameter_for_all_the_values(stored):
     assert '"account_id" = ANY(%s::varchar[])' in sql
     assert list(params) == [accounts]
     assert len(fetch_rows_binary(qs.values_list("id"))) == len(stored)
+
+
+def test_a_subquery_on_the_right_is_plain_in(stored):
+    accounts = Transaction.objects.filter(external_id="any-1").values("account_id")
+    assert _ids(Transaction.objects.filter(AnyOf(F("account_id"), accounts))) == _ids(
+        Transaction.objects.filter(account_id="acct-1")
+    )
