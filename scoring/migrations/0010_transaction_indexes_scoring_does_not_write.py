@@ -11,26 +11,43 @@
 #   CharField for LIKE 'prefix%' lookups: none exists (the admin's search is icontains, which
 #   it cannot serve); the unique index stays and serves equality and ON CONFLICT.
 # Only the indexes change: an AlterField would make SQLite rebuild the table, and the case total
-# triggers on fraudcases_casetransaction (fraudcases 0014) name this table.
+# triggers on fraudcases_casetransaction (fraudcases 0014) name this table. On PostgreSQL they are
+# built and dropped CONCURRENTLY (outside a transaction, so this migration is not atomic): a
+# plain CREATE INDEX would block every insert and scoring update for as long as it reads the
+# table, which on a large deployment is minutes of refused ingest.
 
 from django.db import migrations, models
 
-MODEL_INDEX = "scoring_transaction_model_version_id_a7aa368d"
-CHALLENGER_INDEX = "scoring_transaction_challenger_model_version_id_8201df18"
-LIKE_INDEX = "scoring_transaction_external_id_12234dbe_like"
+TABLE = "scoring_transaction"
+CHALLENGER_PARTIAL = (
+    "txn_challenger",
+    "(challenger_model_version_id) WHERE challenger_model_version_id IS NOT NULL",
+)
+# Django's names for the indexes it made (0001), with their columns.
+OLD_INDEXES = [
+    ("scoring_transaction_model_version_id_a7aa368d", "(model_version_id)"),
+    ("scoring_transaction_challenger_model_version_id_8201df18", "(challenger_model_version_id)"),
+]
+LIKE_INDEX = ("scoring_transaction_external_id_12234dbe_like", "(external_id varchar_pattern_ops)")
 
 
-def drop_like_index(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"DROP INDEX IF EXISTS {LIKE_INDEX}")
+def _indexes(schema_editor, *, create: list, drop: list) -> None:
+    postgresql = schema_editor.connection.vendor == "postgresql"
+    how = "CONCURRENTLY " if postgresql else ""
+    for name, definition in create:
+        if postgresql or name != LIKE_INDEX[0]:
+            schema_editor.execute(f"CREATE INDEX {how}IF NOT EXISTS {name} ON {TABLE} {definition}")
+    for name, _definition in drop:
+        schema_editor.execute(f"DROP INDEX {how}IF EXISTS {name}")
 
 
-def create_like_index(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(
-            f"CREATE INDEX IF NOT EXISTS {LIKE_INDEX} "
-            "ON scoring_transaction (external_id varchar_pattern_ops)"
-        )
+def forwards(apps, schema_editor):
+    # The new index first, so the comparison's query always has one.
+    _indexes(schema_editor, create=[CHALLENGER_PARTIAL], drop=[*OLD_INDEXES, LIKE_INDEX])
+
+
+def backwards(apps, schema_editor):
+    _indexes(schema_editor, create=[*OLD_INDEXES, LIKE_INDEX], drop=[CHALLENGER_PARTIAL])
 
 
 def _foreign_key(**extra):
@@ -45,38 +62,32 @@ def _foreign_key(**extra):
 
 
 class Migration(migrations.Migration):
+    atomic = False  # CREATE / DROP INDEX CONCURRENTLY cannot run in a transaction
+
     dependencies = [
         ("scoring", "0009_transaction_autovacuum"),
     ]
 
     operations = [
-        migrations.AddIndex(
-            model_name="transaction",
-            index=models.Index(
-                condition=models.Q(("challenger_model_version__isnull", False)),
-                fields=["challenger_model_version"],
-                name="txn_challenger",
-            ),
-        ),
         migrations.SeparateDatabaseAndState(
             state_operations=[
-                migrations.AlterField(
+                migrations.AddIndex(
                     model_name="transaction",
-                    name=name,
-                    field=_foreign_key(db_index=False),
-                )
-                for name in ("model_version", "challenger_model_version")
+                    index=models.Index(
+                        condition=models.Q(("challenger_model_version__isnull", False)),
+                        fields=["challenger_model_version"],
+                        name="txn_challenger",
+                    ),
+                ),
+                *(
+                    migrations.AlterField(
+                        model_name="transaction",
+                        name=name,
+                        field=_foreign_key(db_index=False),
+                    )
+                    for name in ("model_version", "challenger_model_version")
+                ),
             ],
-            database_operations=[
-                migrations.RunSQL(
-                    sql=f"DROP INDEX IF EXISTS {index}",
-                    reverse_sql=f"CREATE INDEX {index} ON scoring_transaction ({column})",
-                )
-                for index, column in (
-                    (MODEL_INDEX, "model_version_id"),
-                    (CHALLENGER_INDEX, "challenger_model_version_id"),
-                )
-            ],
+            database_operations=[migrations.RunPython(forwards, backwards)],
         ),
-        migrations.RunPython(drop_like_index, create_like_index),
     ]
