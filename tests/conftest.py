@@ -22,7 +22,7 @@ from scoring.engine.ml import file_sha256, save_artifact, train
 from scoring.engine.synthetic import generate_history
 from scoring.models import ModelVersion
 from scoring.services.apikeys import api_key_create
-from scoring.services.registry import _holders_changed, champion_cache
+from scoring.services.registry import champion_cache, role_holders
 
 TRAIN_END = datetime(2026, 10, 1, tzinfo=UTC)
 
@@ -31,7 +31,7 @@ TRAIN_END = datetime(2026, 10, 1, tzinfo=UTC)
 def _fresh_role_holders():
     """/score reuses who holds the champion role for up to two seconds; a test's database is
     rolled back without the signals that clear it, so each test starts without it."""
-    _holders_changed()
+    role_holders.clear()
     yield
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,12 +19,12 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from core.audit import audit_record
 from core.errors import ApplicationError, ConflictError
 from core.permissions import ensure_allowed
+from core.recent import RecentlyRead
 
 from ..engine.ensemble import novelty_ensemble
 from ..engine.forest import CompiledIsolationForest, compile_isolation_forest
@@ -438,37 +437,20 @@ class ActiveModels:
 
 
 # Who holds the champion and challenger roles, as read at most ``max_age`` seconds ago by the
-# synchronous /score (one query less per request; the batch path reads it afresh). A version
-# saved or deleted in this process clears it at once; other processes see a promotion within
-# the age. The files are checked on every call either way (``_ArtifactCache.load``). A rolled
-# back transaction sends no signal (tests start with ``_holders_changed``).
-_holders: tuple[float, dict[str, ModelVersion]] | None = None
-_holders_lock = threading.Lock()
-
-
-def _holders_changed(**_kwargs) -> None:
-    global _holders
-    with _holders_lock:
-        _holders = None
-
-
-post_save.connect(_holders_changed, sender=ModelVersion, dispatch_uid="scoring.holders.save")
-post_delete.connect(_holders_changed, sender=ModelVersion, dispatch_uid="scoring.holders.delete")
+# synchronous /score (one query less per request; the batch path reads it afresh; core.recent).
+# The files are checked on every call either way (``_ArtifactCache.load``).
+role_holders = RecentlyRead[dict[str, ModelVersion]](senders=(ModelVersion,), uid="scoring.holders")
 
 
 def _role_holders(max_age: float) -> dict[str, ModelVersion]:
-    global _holders
-    now = time.monotonic()
-    with _holders_lock:
-        cached = _holders
-    if cached is not None and now - cached[0] < max_age:
-        return cached[1]
-    rows = {
-        mv.role: mv for mv in ModelVersion.objects.filter(role__in=[Role.CHAMPION, Role.CHALLENGER])
-    }
-    with _holders_lock:
-        _holders = (now, rows)
-    return rows
+    return role_holders.get(
+        None,
+        max_age=max_age,
+        read=lambda: {
+            mv.role: mv
+            for mv in ModelVersion.objects.filter(role__in=[Role.CHAMPION, Role.CHALLENGER])
+        },
+    )
 
 
 def models_active(*, max_age: float = 0.0) -> ActiveModels:

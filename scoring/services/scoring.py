@@ -15,12 +15,12 @@ import pandas as pd
 from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.db.models import Case, F, Q, When
-from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from threadpoolctl import threadpool_limits
 
 from core import metrics
 from core.errors import ApplicationError
+from core.recent import RecentlyRead
 
 from ..bulk import AnyOf, fetch_rows_binary, update_rows
 from ..engine.explain import MAX_REASONS, explain
@@ -86,33 +86,22 @@ class _ActiveRule:
 
 
 # Compiled active rules per feature set, reused for RULES_CACHE_SECONDS by the synchronous
-# /score (it must not read and compile every rule per request; a batch reads them afresh). A rule
-# saved or deleted in this process clears it at once (signals below); other processes see the
-# change within the TTL.
+# /score (it must not read and compile every rule per request; a batch reads them afresh;
+# core.recent). A rule saved or deleted in this process forgets them at once.
 RULES_CACHE_SECONDS = 2.0
-_rules_cache: dict[tuple[str, ...], tuple[float, list[_ActiveRule]]] = {}
-_rules_lock = threading.Lock()
-
-
-def _rules_changed(**_kwargs) -> None:
-    with _rules_lock:
-        _rules_cache.clear()
-
-
-post_save.connect(_rules_changed, sender=Rule, dispatch_uid="scoring.rules_cache.save")
-post_delete.connect(_rules_changed, sender=Rule, dispatch_uid="scoring.rules_cache.delete")
+_compiled_rules = RecentlyRead[list[_ActiveRule]](senders=(Rule,), uid="scoring.rules_cache")
 
 
 def _active_rules(extra_features: list[str], *, max_age: float = 0.0) -> list[_ActiveRule]:
     """Active rules, compiled (those compiled at most ``max_age`` seconds ago are reused). A
     rule that no longer compiles (it names a feature that was removed, or was saved before its
     constants were bounded) is skipped and counted on the rule, never allowed to stop scoring."""
-    key = tuple(extra_features)
-    now = time.monotonic()
-    with _rules_lock:
-        cached = _rules_cache.get(key)
-    if cached is not None and now - cached[0] < max_age:
-        return cached[1]
+    return _compiled_rules.get(
+        tuple(extra_features), max_age=max_age, read=lambda: _compile_active(extra_features)
+    )
+
+
+def _compile_active(extra_features: list[str]) -> list[_ActiveRule]:
     active = []
     for rule in Rule.objects.filter(is_active=True).order_by("name"):
         try:
@@ -121,8 +110,6 @@ def _active_rules(extra_features: list[str], *, max_age: float = 0.0) -> list[_A
             _record_rule_errors([_ActiveRule(rule=rule, compiled=None)], {0: exc.message})
             continue
         active.append(_ActiveRule(rule=rule, compiled=compiled))
-    with _rules_lock:
-        _rules_cache[key] = (now, active)
     return active
 
 
