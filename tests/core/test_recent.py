@@ -3,6 +3,8 @@ per key, and forgotten when a model it comes from is saved or deleted in this pr
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from core.recent import RecentlyRead
@@ -22,7 +24,8 @@ class _Reads:
 
 def test_reused_within_the_age_and_read_again_after_it(monkeypatch):
     now = [100.0]
-    monkeypatch.setattr("core.recent.time.monotonic", lambda: now[0])
+    # The module's clock only (patching time.monotonic would stop it for everything else).
+    monkeypatch.setattr("core.recent.time", SimpleNamespace(monotonic=lambda: now[0]))
     cache, read = RecentlyRead[int](senders=(), uid="test.recent.age"), _Reads()
     assert cache.get("k", max_age=2.0, read=read) == 1
     now[0] += 1.9
