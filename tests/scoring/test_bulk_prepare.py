@@ -69,3 +69,12 @@ def test_every_kind_of_transaction_column_is_sampled():
     sampled = {Transaction._meta.get_field(n).get_internal_type() for n in SAMPLES}
     kinds = {f.get_internal_type() for f in Transaction._meta.concrete_fields}
     assert kinds <= sampled, kinds - sampled
+
+
+def test_primary_keys_as_copy_writes_them():
+    """PostgreSQL's COPY path (``bulk._pg_values``) takes a column of int keys as it is, and
+    prepares anything else through the field (``"7"`` becomes 7, as the field would)."""
+    pk = Transaction._meta.pk
+    keys = [1, 2**40, 3]
+    assert bulk._pg_values(pk, keys) is keys
+    assert bulk._pg_values(pk, [1, "7"]) == [1, 7]
