@@ -40,19 +40,18 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from bench.population import END, champion_register, population
 from fraudcases.celery import app
 from scoring.bulk import _copy_in
 from scoring.engine.features import compute_features
-from scoring.engine.ml import predict_proba, save_artifact, train
-from scoring.engine.synthetic import generate_history
+from scoring.engine.ml import predict_proba
 from scoring.management.commands.generate_transactions import frame_to_items
-from scoring.models import ModelVersion, Transaction, WorkerHeartbeat
+from scoring.models import Transaction, WorkerHeartbeat
 from scoring.services.apikeys import api_key_create
 from scoring.services.ingest import transactions_store
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-END = datetime(2026, 10, 1, tzinfo=UTC)
 HISTORY = int(os.environ.get("BENCH_HISTORY", 50_000))
 POSTED = int(os.environ.get("BENCH_TRANSACTIONS", 20_000))
 BATCH = int(os.environ.get("BENCH_BATCH", 1000))
@@ -73,19 +72,6 @@ pytestmark = [
         reason="runs on PostgreSQL + Redis only (set DATABASE_URL and CELERY_BROKER_URL)",
     ),
 ]
-
-
-def _frames():
-    """(history, to post): one synthetic population, the latest rows posted live."""
-    accounts = max(200, (HISTORY + POSTED) // 120)
-    frame = generate_history(n_accounts=accounts, days=45, end=END, seed=3)
-    while len(frame) < HISTORY + POSTED:
-        accounts = int(accounts * 1.5 * (HISTORY + POSTED) / len(frame))
-        frame = generate_history(n_accounts=accounts, days=45, end=END, seed=3)
-    frame = frame.sort_values("occurred_at", kind="stable").tail(HISTORY + POSTED)
-    frame = frame.reset_index(drop=True)
-    frame["external_id"] = [f"bench-{uuid.uuid4().hex[:8]}-{i}" for i in range(len(frame))]
-    return frame.iloc[:HISTORY], frame.iloc[HISTORY:]
 
 
 def _database_url() -> str:
@@ -152,26 +138,6 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     return {f"p{q}": round(float(np.percentile(arr, q)), 1) for q in (50, 90, 99)} | {
         "max": round(float(arr.max()), 1)
     }
-
-
-def _register_champion(history) -> dict:
-    sample = history.tail(TRAIN_ROWS).reset_index(drop=True)
-    sample.insert(0, "id", range(1, len(sample) + 1))
-    trained = train(sample, seed=0)
-    path = Path(settings.MODEL_STORE_DIR) / f"bench-{uuid.uuid4().hex[:8]}.joblib"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sha = save_artifact(trained.artifact, path)
-    ModelVersion.objects.create(
-        version=f"bench-{sha[:8]}",
-        algorithm=trained.artifact["algorithm"],
-        role=ModelVersion.Role.CHAMPION,
-        file_path=str(path),
-        sha256=sha,
-        feature_names=trained.artifact["feature_names"],
-        training_summary=trained.summary,
-        metrics=trained.metrics,
-    )
-    return trained.artifact
 
 
 def _predict_floor(artifact, history, posted) -> float:
@@ -277,7 +243,7 @@ def test_pipeline(tmp_path):
             "celery_concurrency": CONCURRENCY,
         },
     }
-    history, posted = _frames()
+    history, posted = population(history=HISTORY, posted=POSTED)
     started = time.perf_counter()
     for start in range(0, len(history), 5000):
         transactions_store(
@@ -291,7 +257,7 @@ def test_pipeline(tmp_path):
     # loaded a second ago has not; vacuum it as autovacuum would have.
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE scoring_transaction")
-    artifact = _register_champion(history)
+    artifact = champion_register(history, train_rows=TRAIN_ROWS)
     _, key = api_key_create(name="bench")
 
     items = [
