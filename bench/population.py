@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pandas as pd
-from django.conf import settings
 
-from scoring.engine.ml import save_artifact, train
+from scoring.engine.ml import train
 from scoring.engine.synthetic import generate_history
-from scoring.models import ModelVersion
+from scoring.services.registry import model_promote, model_register
 
 END = datetime(2026, 10, 1, tzinfo=UTC)
 DAYS = 45
@@ -39,22 +37,12 @@ def population(*, history: int, posted: int, seed: int = 3) -> tuple[pd.DataFram
 
 
 def champion_register(history: pd.DataFrame, *, train_rows: int) -> dict:
-    """Train on the latest ``train_rows`` of ``history`` and register the result as the
-    champion (its file under ``MODEL_STORE_DIR``); returns the artifact."""
+    """Train on the latest ``train_rows`` of ``history`` and put the result into service as a
+    deployment would (``model_register`` then ``model_promote``: file under
+    ``MODEL_STORE_DIR``, audited); returns the artifact."""
     sample = history.tail(train_rows).reset_index(drop=True)
     sample.insert(0, "id", range(1, len(sample) + 1))
     trained = train(sample, seed=0)
-    path = Path(settings.MODEL_STORE_DIR) / f"bench-{uuid.uuid4().hex[:8]}.joblib"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sha = save_artifact(trained.artifact, path)
-    ModelVersion.objects.create(
-        version=f"bench-{sha[:8]}",
-        algorithm=trained.artifact["algorithm"],
-        role=ModelVersion.Role.CHAMPION,
-        file_path=str(path),
-        sha256=sha,
-        feature_names=trained.artifact["feature_names"],
-        training_summary=trained.summary,
-        metrics=trained.metrics,
-    )
+    version = model_register(trained=trained, actor_label="system:bench")
+    model_promote(model_version=version, actor_label="system:bench")
     return trained.artifact
