@@ -67,7 +67,7 @@ class OccurredWithinFilter(admin.SimpleListFilter):
 
 # The values a free-text column holds, read at most every five minutes per process: Django's
 # own filter reads them with a SELECT DISTINCT over the whole table on every page.
-_column_values = RecentlyRead[list[str]](senders=(), uid="scoring.admin.column_values")
+filter_choices = RecentlyRead[list[str]](senders=(), uid="scoring.admin.column_values")
 COLUMN_VALUES_SECONDS = 300.0
 
 
@@ -76,7 +76,7 @@ class _ColumnValuesFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         column = self.parameter_name
-        values = _column_values.get(
+        values = filter_choices.get(
             column,
             max_age=COLUMN_VALUES_SECONDS,
             read=lambda: list(

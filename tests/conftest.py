@@ -18,6 +18,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from core.permissions import ROLES
+from scoring.admin import filter_choices
 from scoring.engine.ml import file_sha256, save_artifact, train
 from scoring.engine.synthetic import generate_history
 from scoring.models import ModelVersion
@@ -28,10 +29,12 @@ TRAIN_END = datetime(2026, 10, 1, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
-def _fresh_role_holders():
-    """/score reuses who holds the champion role for up to two seconds; a test's database is
-    rolled back without the signals that clear it, so each test starts without it."""
+def _fresh_recent_reads():
+    """/score reuses who holds the champion role for up to two seconds, the transactions admin
+    its filters' choices for five minutes; a test's database is rolled back without the
+    signals that clear them, so each test starts without them."""
     role_holders.clear()
+    filter_choices.clear()
     yield
 
 

@@ -149,3 +149,6 @@ case_status  # fraudcases/rollup_models.py (CaseLinkFact; dashboard.py reads f"{
 case_disposition  # fraudcases/rollup_models.py (CaseLinkFact; dashboard.py, f"{c.case}…")
 case_risk_level  # fraudcases/rollup_models.py (CaseLinkFact; dashboard.py, f"{c.case}…")
 case_closed_at  # fraudcases/rollup_models.py (CaseLinkFact; dashboard.py, f"{c.case}…")
+show_full_result_count  # scoring/admin.py (TransactionAdmin: read by Django's ChangeList)
+search_help_text  # scoring/admin.py (TransactionAdmin: read by Django's ChangeList)
+model_admin  # scoring/admin.py (SimpleListFilter.lookups: Django passes it)

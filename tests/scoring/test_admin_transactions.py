@@ -18,7 +18,6 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from scoring import admin as scoring_admin
 from tests.factories import TransactionFactory
 
 pytestmark = pytest.mark.django_db
@@ -27,10 +26,8 @@ URL = reverse("admin:scoring_transaction_changelist")
 
 @pytest.fixture
 def admin_client(client, make_user):
-    scoring_admin._column_values.clear()
-    client.force_login(make_user("admin"))
-    yield client
-    scoring_admin._column_values.clear()
+    client.force_login(make_user("admin"))  # the filters' choices: cleared by tests/conftest.py
+    return client
 
 
 def _listed(response) -> list[str]:
