@@ -170,21 +170,22 @@ def test_worker_sigkilled_while_scoring(deployment, workers, record):
     scored_count = scored_total(dep) - before
     dup = duplicated(dep, acked)
     lost = len(set(acked) - stored(dep, acked))
+    after = scores_of(dep, acked)
     record(
         "worker SIGKILL mid-scoring",
         sent=len(items),
         accepted=len(acked),
-        scored=int(scored_count),
+        scored=len(after),
         lost=lost,
         duplicated=dup,
         pending_at_kill=at_kill.get("pending", 0),
+        scored_counter=int(scored_count),
         recovered_in_s=recovery,
     )
     assert lost == 0 and dup == 0
     # Scored exactly once, from the database: what the dead worker committed was not scored
     # again (same score, same time) and everything else was scored after it.
     assert scored_by_victim, "the kill came before any commit"
-    after = scores_of(dep, acked)
     assert {k: after[k] for k in scored_by_victim} == scored_by_victim
     # The counter is a process's own (prometheus-client files), counted after commit: a row
     # scored twice would count twice, so it never exceeds what was accepted. A process killed
