@@ -30,6 +30,7 @@ from .models import (
     Transaction,
     WorkerHeartbeat,
 )
+from .selectors import transaction_column_values
 from .services.apikeys import api_key_rename, api_key_revoke
 from .services.rules import RULE_FIELDS, rule_create, rule_update
 
@@ -67,24 +68,19 @@ class OccurredWithinFilter(admin.SimpleListFilter):
 
 # The values a free-text column holds, read at most every five minutes per process: Django's
 # own filter reads them with a SELECT DISTINCT over the whole table on every page.
-filter_choices = RecentlyRead[list[str]](senders=(), uid="scoring.admin.column_values")
-COLUMN_VALUES_SECONDS = 300.0
+filter_choices = RecentlyRead[list[str]](senders=(), uid="scoring.admin.filter_choices")
+FILTER_CHOICES_SECONDS = 300.0
 
 
 class _ColumnValuesFilter(admin.SimpleListFilter):
-    """One of the values the column holds (read as above), or all."""
+    """One of the values the column ``parameter_name`` holds (read as above), or all."""
 
     def lookups(self, request, model_admin):
         column = self.parameter_name
         values = filter_choices.get(
             column,
-            max_age=COLUMN_VALUES_SECONDS,
-            read=lambda: list(
-                Transaction.objects.exclude(**{column: ""})
-                .order_by(column)
-                .values_list(column, flat=True)
-                .distinct()
-            ),
+            max_age=FILTER_CHOICES_SECONDS,
+            read=lambda: transaction_column_values(column=column),
         )
         return [(value, value) for value in values]
 
@@ -94,14 +90,12 @@ class _ColumnValuesFilter(admin.SimpleListFilter):
         return queryset.filter(**{self.parameter_name: self.value()})
 
 
-class ChannelFilter(_ColumnValuesFilter):
-    title = "channel"
-    parameter_name = "channel"
-
-
-class CountryFilter(_ColumnValuesFilter):
-    title = "country"
-    parameter_name = "country"
+def _column_filter(column: str) -> type[_ColumnValuesFilter]:
+    return type(
+        f"{column.title()}Filter",
+        (_ColumnValuesFilter,),
+        {"title": column, "parameter_name": column},
+    )
 
 
 @admin.register(Transaction)
@@ -128,8 +122,8 @@ class TransactionAdmin(ReadOnlyAdmin):
         "source",
         "label_source",
         OccurredWithinFilter,
-        ChannelFilter,
-        CountryFilter,
+        _column_filter("channel"),
+        _column_filter("country"),
     )
     ordering = ("-id",)
     search_fields = (

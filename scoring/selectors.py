@@ -139,6 +139,17 @@ def _binary_history(rows: list[tuple], plain: list[str], columns: list[str]) -> 
     return pd.DataFrame({c: data[c] for c in columns})
 
 
+def transaction_column_values(*, column: str) -> list[str]:
+    """The distinct non-empty values of a free-text column of the transactions, sorted (the
+    admin's filter choices; a scan of the table, so its caller caches it)."""
+    return list(
+        Transaction.objects.exclude(**{column: ""})
+        .order_by(column)
+        .values_list(column, flat=True)
+        .distinct()
+    )
+
+
 def transaction_get_for_client(*, external_id: str) -> Transaction | None:
     """A transaction by external id for an API client (clients may read any result they sent).
 
