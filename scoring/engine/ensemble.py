@@ -100,8 +100,8 @@ class Ensemble:
     # No-labels mapping of novelty to a score: midpoint and slope of the logistic curve.
     unsupervised_curve: tuple[float, float] = (0.0, 1.0)
     info: dict[str, Any] = field(default_factory=dict)
-    # Columns the booster uses: those with at least one value in training (a data set without
-    # devices or geolocation leaves some features empty throughout).
+    # Columns the booster uses: those with at least one value in the labelled rows it is first
+    # fitted on (see fit_ensemble).
     used: np.ndarray | None = None
     # Columns of the artifact's feature matrix this ensemble reads (None: all of them, as in
     # artifacts trained before there were several candidates).
@@ -179,7 +179,6 @@ def fit_ensemble(
         isolation=isolation,
         novelty_center=float(q50),
         novelty_scale=float(max(q75 - q25, 1e-6)),
-        used=np.flatnonzero(~np.all(np.isnan(X), axis=0)),
     )
     novelty = (raw - ensemble.novelty_center) / ensemble.novelty_scale
     q99, q999 = np.quantile(novelty, [1 - UNSUPERVISED_ALERT_SHARE, 0.999])
@@ -196,13 +195,20 @@ def fit_ensemble(
         )
         return ensemble, {}
 
-    Xs = ensemble._supervised_input(X[known], novelty[known])
     cut = validation_cut(len(y))
     fit_part = slice(0, cut)
     calibrate = slice(cut, None)
     held_out: dict[str, Any] = {}
     y_fit, y_cal = y[fit_part], y[calibrate]
-    if y_fit.sum() >= MIN_CLASS_LABELS and y_cal.sum() >= MIN_CALIBRATION_POSITIVES:
+    calibrated = y_fit.sum() >= MIN_CLASS_LABELS and y_cal.sum() >= MIN_CALIBRATION_POSITIVES
+    # The booster reads the columns with a value in the rows it is first fitted on: a data set
+    # without devices or coordinates leaves features empty throughout, and the fraud rates are
+    # empty until the first labels are LABEL_DELAY old, i.e. in all of the fitting rows of a
+    # short training window (an all-empty column stops scikit-learn's binning).
+    first_rows = X[known][fit_part] if calibrated else X[known]
+    ensemble.used = np.flatnonzero(~np.all(np.isnan(first_rows), axis=0))
+    Xs = ensemble._supervised_input(X[known], novelty[known])
+    if calibrated:
         first = booster(seed, min_samples_leaf=ENSEMBLE_MIN_LEAF).fit(Xs[fit_part], y_fit)
         boosted = _logit(first.predict_proba(Xs[calibrate])[:, 1])
         stacker = LogisticRegression(C=1.0).fit(

@@ -93,11 +93,12 @@ def _raw_baselines(train_frame, test, *, seed: int) -> tuple[np.ndarray, np.ndar
     columns."""
     spec = baseline_spec(train_frame)
     X_train = baseline_inputs(train_frame, spec)
-    X_train = X_train.loc[:, X_train.notna().any()]  # an all-empty column breaks the booster
-    columns = list(X_train.columns)
-    X_test = baseline_inputs(test, spec)[columns].to_numpy(dtype=float)
     y_train = pd.to_numeric(train_frame["is_fraud"], errors="coerce")
     known = y_train.notna().to_numpy()
+    # A column empty in every labelled row stops the booster's binning.
+    X_train = X_train.loc[:, X_train[known].notna().any()]
+    columns = list(X_train.columns)
+    X_test = baseline_inputs(test, spec)[columns].to_numpy(dtype=float)
     gbm = booster(seed).fit(X_train.to_numpy(dtype=float)[known], y_train[known].astype(int))
     fill = X_train.median().to_numpy(dtype=float)
     forest = IsolationForest(n_estimators=100, random_state=seed, n_jobs=1).fit(

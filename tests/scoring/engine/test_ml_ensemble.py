@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -92,3 +94,22 @@ def test_artifact_round_trip_and_missing_features(trained_model_file, synthetic_
 def test_training_needs_transactions():
     with pytest.raises(ValueError, match="No transactions"):
         train(pd.DataFrame(columns=["id", "account_id", "amount", "occurred_at", "is_fraud"]))
+
+
+def test_a_short_window_trains_without_the_rates_it_cannot_know_yet(synthetic_history):
+    # Eight days of labels: the fraud rates need labels LABEL_DELAY (7 days) old, so they are
+    # empty in every row the booster is first fitted on. scikit-learn's binning stops on an
+    # all-empty column ("window shape cannot be larger than input array shape"); the booster
+    # leaves it out instead, and the model still scores.
+    end = synthetic_history["occurred_at"].max()
+    short = synthetic_history[synthetic_history["occurred_at"] >= end - timedelta(days=8)]
+    trained = train(short, seed=0)
+    artifact = trained.artifact
+    assert artifact["mode"] == "supervised"
+    ensemble = trained.candidates["ensemble"]
+    names = [artifact["feature_names"][i] for i in ensemble.inputs]
+    used = {names[i] for i in ensemble.used}
+    assert "merchant_fraud_rate" in names and "merchant_fraud_rate" not in used
+    assert "amount_log" in used
+    proba = predict_proba(artifact, compute_features(short, artifact=artifact))
+    assert np.isfinite(proba).all() and len(proba) == len(short)
