@@ -381,11 +381,3 @@ def fit_blend(
     )
     blend.info = {"weights": {n: round(w, 4) for n, w in blend.weights.items()}}
     return blend, {"y": y, "scores": scores}
-
-
-def novelty_ensemble(estimator: Any) -> Ensemble | None:
-    """The :class:`Ensemble` inside a selected estimator (itself, or a blend's member), whose
-    IsolationForest the registry compiles; None for the raw booster."""
-    if isinstance(estimator, Blend):
-        estimator = estimator.members.get("ensemble")
-    return estimator if isinstance(estimator, Ensemble) else None

@@ -26,7 +26,8 @@ from core.errors import ApplicationError, ConflictError
 from core.permissions import ensure_allowed
 from core.recent import RecentlyRead
 
-from ..engine.ensemble import novelty_ensemble
+from ..engine.boosting import CompiledBooster, compile_booster
+from ..engine.ensemble import Blend, Ensemble, RawBooster
 from ..engine.forest import CompiledIsolationForest, compile_isolation_forest
 from ..engine.ml import (
     ModelIntegrityError,
@@ -336,30 +337,55 @@ class _FileCheckCache:
 file_check_cache = _FileCheckCache()
 
 
-def _with_compiled_forest(artifact: dict[str, Any]) -> dict[str, Any]:
-    """The loaded artifact with its IsolationForest scored by :mod:`scoring.engine.forest` (the same
-    numbers, checked on sample rows at load; a one-row predict in 0.2 ms instead of 16 ms). Only
-    the copy in this process's memory changes, never the file."""
-    estimator = novelty_ensemble(artifact.get("estimator"))  # the ensemble, or a blend's
-    forest = getattr(estimator, "isolation", None)
+def _with_compiled_trees(artifact: dict[str, Any]) -> dict[str, Any]:
+    """The loaded artifact with its trees evaluated by numpy for few rows: the ensemble's
+    IsolationForest (:mod:`scoring.engine.forest`; a one-row predict in 0.2 ms instead of 16 ms)
+    and the gradient-boosted trees of the ensemble and of the raw booster
+    (:mod:`scoring.engine.boosting`; ~0.2 ms instead of ~1 ms). Each gives the same numbers,
+    checked on sample rows here, or stays scikit-learn's. Only the copy in this process's memory
+    changes, never the file."""
+    estimator = artifact.get("estimator")
     names = artifact.get("feature_names") or []
-    if forest is None or isinstance(forest, CompiledIsolationForest) or not names:
+    if estimator is None or not names:
         return artifact
     neutral = np.array([artifact.get("neutral", {}).get(n, 0.0) for n in names], dtype=float)
     rng = np.random.default_rng(0)
     sample = neutral + rng.normal(size=(256, len(names))) * (np.abs(neutral) + 1.0)
-    if estimator.inputs is not None:  # the ensemble's own columns of the feature matrix
-        sample = sample[:, estimator.inputs]
-    try:
-        compiled = compile_isolation_forest(forest, sample)
-    except (AttributeError, IndexError, TypeError, ValueError):  # an unexpected forest: as is
-        logger.warning("IsolationForest not compiled; scikit-learn scores it", exc_info=True)
-        return artifact
-    if compiled is None:
-        logger.warning("Compiled IsolationForest disagrees with scikit-learn; not used")
-        return artifact
-    estimator.isolation = compiled
+    sample[rng.random(sample.shape) < 0.1] = np.nan  # the side each split sends a missing value
+    members = estimator.members.values() if isinstance(estimator, Blend) else [estimator]
+    for member in members:
+        try:
+            if isinstance(member, Ensemble):
+                _compile_ensemble(member, sample)
+            elif isinstance(member, RawBooster):
+                member.gbm = _compiled_booster(member.gbm, sample[:, member.inputs])
+        except (AttributeError, IndexError, KeyError, TypeError, ValueError):
+            logger.warning("Trees not compiled; scikit-learn evaluates them", exc_info=True)
     return artifact
+
+
+def _compile_ensemble(ensemble: Ensemble, sample: np.ndarray) -> None:
+    own = sample if ensemble.inputs is None else sample[:, ensemble.inputs]
+    if not isinstance(ensemble.isolation, CompiledIsolationForest):
+        filled = np.where(np.isnan(own), ensemble.fill, own)
+        compiled = compile_isolation_forest(ensemble.isolation, filled)
+        if compiled is None:
+            logger.warning("Compiled IsolationForest disagrees with scikit-learn; not used")
+        else:
+            ensemble.isolation = compiled
+    if ensemble.gbm is not None:
+        supervised = ensemble._supervised_input(own, ensemble.novelty(sample))
+        ensemble.gbm = _compiled_booster(ensemble.gbm, supervised)
+
+
+def _compiled_booster(gbm, sample: np.ndarray):
+    if isinstance(gbm, CompiledBooster):
+        return gbm
+    compiled = compile_booster(gbm, sample)
+    if compiled is None:
+        logger.info("Booster not compiled (categorical splits, or it disagrees); as it is")
+        return gbm
+    return compiled
 
 
 class _ArtifactCache:
@@ -394,7 +420,7 @@ class _ArtifactCache:
         with self._lock:
             artifact = self._items.get(key)
             if artifact is None:
-                artifact = _with_compiled_forest(load_artifact(path, sha256=mv.sha256))
+                artifact = _with_compiled_trees(load_artifact(path, sha256=mv.sha256))
                 logger.info("Loaded model %s (%s)", mv.version, mv.role)
                 while len(self._items) >= self.max_items:
                     self._items.pop(next(iter(self._items)))

@@ -1,0 +1,108 @@
+"""The ensemble's gradient-boosted trees evaluated with numpy, all trees at once, for few rows.
+
+``HistGradientBoostingClassifier.predict_proba`` calls each tree's predictor from Python, one
+iteration after another: ~120–300 calls of fixed cost whatever the number of rows, about 1 ms of
+a one-transaction ``POST /transactions/score`` (and again for each occlusion predict of its
+reasons). :class:`CompiledBooster` holds the same trees as padded arrays and descends all of
+them level by level for all rows, vectorised; above ``VECTORISED_MAX_ROWS`` rows (the scoring
+batches) scikit-learn's own walk, parallel over rows, is the faster and is used.
+
+It computes exactly what scikit-learn computes (``_predictor.pyx``): float64 inputs, NaN goes
+to the side the node learnt for missing values, otherwise ``x <= threshold`` goes left; the
+baseline plus each tree's leaf value added in tree order; the loss's own ``predict_proba`` of
+those raw values. Trees with categorical splits, or a booster with a category preprocessor, are
+not compiled. :func:`compile_booster` checks the result on sample rows and returns None (keep
+scikit-learn's) if a single value differs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
+
+# Above this many rows scikit-learn's walk (OpenMP over rows) is the faster one; both give the
+# same numbers. Measured, 200 trees: 1 row 1.16 ms vs 0.22 ms here, 8 rows 1.03 vs 0.66, 32
+# rows 1.01 vs 2.40.
+VECTORISED_MAX_ROWS = 12
+
+
+class CompiledBooster:
+    """``predict_proba`` of a fitted binary HistGradientBoostingClassifier with numeric splits
+    only, vectorised over trees and rows up to ``VECTORISED_MAX_ROWS`` (larger inputs go to the
+    booster itself)."""
+
+    def __init__(self, gbm: HistGradientBoostingClassifier):
+        self.gbm = gbm
+        trees = [predictors[0].nodes for predictors in gbm._predictors]
+        width = max(len(nodes) for nodes in trees)
+        shape = (len(trees), width)
+        self.is_leaf = np.ones(shape, dtype=bool)
+        self.left = np.zeros(shape, dtype=np.int64)
+        self.right = np.zeros(shape, dtype=np.int64)
+        self.feature = np.zeros(shape, dtype=np.int64)
+        self.threshold = np.zeros(shape, dtype=np.float64)
+        self.missing_left = np.zeros(shape, dtype=bool)
+        self.value = np.zeros(shape, dtype=np.float64)
+        for t, nodes in enumerate(trees):
+            n = len(nodes)
+            self.is_leaf[t, :n] = nodes["is_leaf"].astype(bool)
+            self.left[t, :n] = nodes["left"]
+            self.right[t, :n] = nodes["right"]
+            self.feature[t, :n] = nodes["feature_idx"]
+            self.threshold[t, :n] = nodes["num_threshold"]
+            self.missing_left[t, :n] = nodes["missing_go_to_left"].astype(bool)
+            self.value[t, :n] = nodes["value"]
+        self.levels = int(max(int(nodes["depth"].max()) for nodes in trees))
+        self.baseline = gbm._baseline_prediction  # shape (1, 1)
+        self.n_features_in_ = gbm.n_features_in_
+        self._trees = np.arange(len(trees))[None, :]
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities ``(n, 2)``, as the booster's."""
+        if len(X) > VECTORISED_MAX_ROWS:
+            return self.gbm.predict_proba(X)
+        return self.gbm._loss.predict_proba(self._raw_vectorised(X))
+
+    def _raw_vectorised(self, X) -> np.ndarray:
+        values = np.asarray(X, dtype=np.float64)
+        if values.ndim != 2 or values.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has shape {values.shape}; the booster expects {self.n_features_in_} columns."
+            )
+        rows = np.arange(len(values))[:, None]
+        node = np.zeros((len(values), self._trees.shape[1]), dtype=np.int64)
+        trees = self._trees
+        for _ in range(self.levels):
+            leaf = self.is_leaf[trees, node]
+            if leaf.all():
+                break
+            x = values[rows, self.feature[trees, node]]
+            go_left = np.where(
+                np.isnan(x), self.missing_left[trees, node], x <= self.threshold[trees, node]
+            )
+            child = np.where(go_left, self.left[trees, node], self.right[trees, node])
+            node = np.where(leaf, node, child)
+        # The baseline, then each tree's value added in tree order, as scikit-learn adds them.
+        leaves = self.value[trees, node]
+        start = np.broadcast_to(self.baseline.reshape(1, 1), (len(values), 1))
+        raw = np.cumsum(np.concatenate([start, leaves], axis=1), axis=1)[:, -1:]
+        return np.asfortranarray(raw)
+
+
+def compile_booster(gbm, sample: np.ndarray) -> CompiledBooster | None:
+    """The compiled booster when it gives bit-for-bit scikit-learn's probabilities on ``sample``
+    (rows shaped like the booster's input), else None; None also for what it does not cover
+    (not fitted, not binary, categorical splits or a category preprocessor)."""
+    if not isinstance(gbm, HistGradientBoostingClassifier) or not hasattr(gbm, "_predictors"):
+        return None
+    if gbm.n_trees_per_iteration_ != 1 or getattr(gbm, "_preprocessor", None) is not None:
+        return None
+    if not gbm._predictors or any(
+        predictors[0].nodes["is_categorical"].any() for predictors in gbm._predictors
+    ):
+        return None
+    compiled = CompiledBooster(gbm)
+    ours = gbm._loss.predict_proba(compiled._raw_vectorised(sample))
+    if not np.array_equal(ours, gbm.predict_proba(sample)):
+        return None
+    return compiled
