@@ -1,7 +1,8 @@
 """Values read from the database and reused for a short, caller-given age in this process.
 
-The synchronous ``/score`` must not read the role holders of the model registry and compile
-every active rule per request, while a scoring batch reads them afresh (``max_age=0``). A save
+The synchronous ``/score`` must not read the role holders of the model registry, compile every
+active rule and look its API key up per request, while a scoring batch reads them afresh
+(``max_age=0``). A save
 or delete of the model they come from, in this process, forgets them at once; other processes
 see the change within the age. A rolled-back transaction sends no signal: tests clear them.
 """
@@ -22,7 +23,12 @@ V = TypeVar("V")
 class RecentlyRead(Generic[V]):
     """Per key, the value ``read`` gave and when; thread-safe (one per process)."""
 
-    def __init__(self, *, senders: tuple[type[Model], ...], uid: str) -> None:
+    def __init__(
+        self, *, senders: tuple[type[Model], ...], uid: str, max_items: int = 1024
+    ) -> None:
+        # A caller whose keys come from outside (an API key's prefix) cannot grow it without
+        # bound: past ``max_items`` keys every value is forgotten and read again.
+        self.max_items = max_items
         self._values: dict[Hashable, tuple[float, V]] = {}
         self._lock = threading.Lock()
         for sender in senders:
@@ -46,5 +52,7 @@ class RecentlyRead(Generic[V]):
             return cached[1]
         value = read()
         with self._lock:
+            if key not in self._values and len(self._values) >= self.max_items:
+                self._values.clear()
             self._values[key] = (now, value)
         return value

@@ -22,7 +22,7 @@ from scoring.admin import filter_choices
 from scoring.engine.ml import file_sha256, save_artifact, train
 from scoring.engine.synthetic import generate_history
 from scoring.models import ModelVersion
-from scoring.services.apikeys import api_key_create
+from scoring.services.apikeys import api_key_create, recent_keys
 from scoring.services.registry import champion_cache, role_holders
 
 TRAIN_END = datetime(2026, 10, 1, tzinfo=UTC)
@@ -30,11 +30,12 @@ TRAIN_END = datetime(2026, 10, 1, tzinfo=UTC)
 
 @pytest.fixture(autouse=True)
 def _fresh_recent_reads():
-    """/score reuses who holds the champion role for up to two seconds, the transactions admin
-    its filters' choices for five minutes; a test's database is rolled back without the
-    signals that clear them, so each test starts without them."""
+    """/score reuses who holds the champion role for up to two seconds, an API key's row for a
+    second, the transactions admin its filters' choices for five minutes; a test's database is
+    rolled back without the signals that clear them, so each test starts without them."""
     role_holders.clear()
     filter_choices.clear()
+    recent_keys.clear()
     yield
 
 

@@ -11,10 +11,19 @@ from django.utils import timezone
 from core.audit import audit_record
 from core.errors import ApplicationError
 from core.permissions import ensure_allowed
+from core.recent import RecentlyRead
 
 from ..models import ApiKey
 
 KEY_PREFIX = "fck"
+# A key's row is read at most this often per process (every API request needs it): a rename or
+# revocation takes effect at once in the process that made it (post_save) and within this many
+# seconds in every other web process.
+KEY_MAX_AGE = 1.0
+# Keys by prefix, found or not: bounded, since the prefix comes from the request.
+recent_keys = RecentlyRead[ApiKey | None](
+    senders=(ApiKey,), uid="scoring.apikeys.recent_keys", max_items=256
+)
 
 
 def _hash(key: str) -> str:
@@ -73,12 +82,17 @@ def api_key_rename(*, key: ApiKey, actor, name: str) -> ApiKey:
     return key
 
 
-def api_key_lookup(*, plaintext: str) -> ApiKey | None:
-    """The active or revoked key matching ``plaintext``, or None. Constant-time comparison."""
+def api_key_lookup(*, plaintext: str, max_age: float = KEY_MAX_AGE) -> ApiKey | None:
+    """The active or revoked key matching ``plaintext``, or None. Constant-time comparison of
+    the hash, every call; the row itself read at most ``max_age`` seconds ago (shared between
+    requests: treat it as read-only)."""
     parts = plaintext.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX:
         return None
-    key = ApiKey.objects.filter(prefix=parts[1]).first()
+    prefix = parts[1]
+    key = recent_keys.get(
+        prefix, max_age=max_age, read=lambda: ApiKey.objects.filter(prefix=prefix).first()
+    )
     if key is None or not secrets.compare_digest(key.key_hash, _hash(plaintext)):
         return None
     return key

@@ -44,3 +44,13 @@ def test_a_save_or_delete_of_a_sender_forgets_every_value():
     assert cache.get("k", max_age=60, read=read) == 2
     rule.delete()
     assert cache.get("k", max_age=60, read=read) == 3
+
+
+def test_past_max_items_keys_every_value_is_read_again():
+    cache, read = RecentlyRead[int](senders=(), uid="test.recent.bound", max_items=3), _Reads()
+    for key in "abc":
+        cache.get(key, max_age=60, read=read)
+    assert cache.get("a", max_age=60, read=read) == 1
+    assert cache.get("d", max_age=60, read=read) == 4  # a fourth key: the rest forgotten
+    assert len(cache._values) == 1
+    assert cache.get("a", max_age=60, read=read) == 5
