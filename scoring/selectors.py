@@ -139,6 +139,23 @@ def _binary_history(rows: list[tuple], plain: list[str], columns: list[str]) -> 
     return pd.DataFrame({c: data[c] for c in columns})
 
 
+def transaction_count_estimate() -> int | None:
+    """PostgreSQL's estimate of how many transactions are stored: the planner's own (rows per
+    page from the last ANALYZE, autovacuum's, times the table's pages now), read from the
+    catalogue without touching the table. None on another database or before any ANALYZE."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT CASE WHEN relpages > 0 THEN reltuples / relpages * (pg_relation_size(oid) "
+            "/ current_setting('block_size')::int) ELSE reltuples END FROM pg_class "
+            "WHERE oid = %s::regclass",
+            [Transaction._meta.db_table],
+        )
+        (estimate,) = cursor.fetchone()
+    return None if estimate is None or estimate < 0 else round(estimate)
+
+
 def transaction_column_values(*, column: str) -> list[str]:
     """The distinct non-empty values of a free-text column of the transactions, sorted (the
     admin's filter choices; a scan of the table, so its caller caches it)."""

@@ -95,3 +95,52 @@ def test_the_list_costs_the_same_queries_whatever_its_size(admin_client):
     small = len(_queries(admin_client, URL))
     TransactionFactory.create_batch(40)
     assert len(_queries(admin_client, URL)) == small
+
+
+def test_the_unfiltered_list_of_a_large_table_shows_the_estimate(admin_client, monkeypatch):
+    TransactionFactory.create_batch(3, status="scored")
+    monkeypatch.setattr("scoring.admin.transaction_count_estimate", lambda: 2_000_000)
+    admin_client.get(URL)  # the filters' choices
+    with CaptureQueriesContext(connection) as captured:
+        response = admin_client.get(URL)
+    assert not [q["sql"] for q in captured.captured_queries if "COUNT(" in q["sql"].upper()]
+    assert response.context["cl"].paginator.estimated
+    assert "about 2,000,000 transactions" in response.content.decode()
+    assert len(_listed(response)) == 3  # the rows themselves are read as ever
+    # A filtered list is counted exactly, whatever the estimate.
+    filtered = admin_client.get(URL, {"status": "scored"})
+    assert not filtered.context["cl"].paginator.estimated
+    assert filtered.context["cl"].result_count == 3
+    assert "about" not in filtered.content.decode().split('class="paginator"')[1][:200]
+
+
+def test_a_small_table_or_no_estimate_is_counted_exactly(admin_client, monkeypatch):
+    TransactionFactory.create_batch(2)
+    for estimate in (None, 99_999):
+        monkeypatch.setattr("scoring.admin.transaction_count_estimate", lambda e=estimate: e)
+        response = admin_client.get(URL)
+        assert not response.context["cl"].paginator.estimated
+        assert response.context["cl"].result_count == 2
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_postgresql_estimates_the_rows_from_its_statistics():
+    from scoring.selectors import transaction_count_estimate
+
+    TransactionFactory.create_batch(25)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE scoring_transaction")
+    assert transaction_count_estimate() == 25
+
+
+def test_a_filtered_list_is_counted_up_to_a_cap(admin_client, monkeypatch):
+    TransactionFactory.create_batch(4, status="scored")
+    monkeypatch.setattr("scoring.admin.EstimatedCountPaginator.COUNT_UP_TO", 3)
+    response = admin_client.get(URL, {"status": "scored"})
+    cl = response.context["cl"]
+    assert cl.paginator.capped and cl.result_count == 3
+    assert "more than 3 transactions" in response.content.decode()
+    monkeypatch.setattr("scoring.admin.EstimatedCountPaginator.COUNT_UP_TO", 4)
+    response = admin_client.get(URL, {"status": "scored"})
+    assert not response.context["cl"].paginator.capped
+    assert response.context["cl"].result_count == 4
