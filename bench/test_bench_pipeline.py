@@ -25,9 +25,12 @@ import platform
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
+from collections import Counter
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -99,7 +102,28 @@ def _env(queue: str) -> dict[str, str]:
     }
 
 
-def _memory_mb(pid: int) -> tuple[float, float]:
+def _processes() -> dict[int, tuple[str, int, int]]:
+    """Every process of this machine: ``pid -> (name, parent, CPU ticks)``, the ticks being
+    user + system time plus what the process's reaped children used (``/proc/<pid>/stat``)."""
+    procs = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # gone meanwhile
+            continue
+        comm = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        # fields[1] is the parent; [11:15] utime, stime, cutime, cstime (proc(5), from field 3)
+        procs[int(stat.parent.name)] = (comm, int(fields[1]), sum(map(int, fields[11:15])))
+    return procs
+
+
+def _family(roots: set[int], procs: dict[int, tuple[str, int, int]]) -> set[int]:
+    """``roots`` and their children (a web server's workers, a Celery worker's pool)."""
+    return roots | {pid for pid, (_, parent, _) in procs.items() if parent in roots}
+
+
+def _memory_mb(pid: int, procs: dict[int, tuple[str, int, int]]) -> tuple[float, float]:
     """(RSS, PSS) of a process and its children (MB), from /proc.
 
     The RSS sum counts every page the prefork pool's children still share with their parent
@@ -108,28 +132,67 @@ def _memory_mb(pid: int) -> tuple[float, float]:
     what the worker really holds.
     """
     rss = pss = 0
-    pids = [pid]
-    try:
-        children = subprocess.run(
-            ["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False
-        ).stdout.split()
-        pids += [int(c) for c in children]
-        for p in pids:
+    for p in _family({pid}, procs):
+        try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     rss += int(line.split()[1])
             for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
                 if line.startswith("Pss:"):
                     pss += int(line.split()[1])
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        pass
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            pass
     return rss / 1024, pss / 1024
 
 
-def _worker_memory(workers) -> tuple[float, float]:
-    """(RSS, PSS) summed over every worker process and its pool (MB)."""
-    sizes = [_memory_mb(w.pid) for w in workers]
-    return sum(r for r, _ in sizes), sum(p for _, p in sizes)
+def _cpu_by_role(*, web: int, workers: list[int]) -> dict[str, float]:
+    """CPU seconds used so far, by role (:func:`_processes`, so exited PostgreSQL backends and
+    load generators are counted by the parent that reaped them): the web server and its
+    workers, the Celery workers and their pools, PostgreSQL (its live backends on this database,
+    and the rest), Redis, and this process with the load generators it started."""
+    tick = os.sysconf("SC_CLK_TCK")
+    procs = _processes()
+    roles = {
+        "web": _family({web}, procs),
+        "worker": _family(set(workers), procs),
+        "benchmark": {os.getpid()},
+    }
+    out = {role: sum(procs[p][2] for p in ps if p in procs) / tick for role, ps in roles.items()}
+    # PostgreSQL's backends serving this database (the web's, the workers', this process's),
+    # and the rest of it: autovacuum, the WAL writer, the checkpointer, exited backends.
+    database = f" {connection.settings_dict['NAME']} "
+    backends = set()
+    for pid, (comm, _, _) in procs.items():
+        if comm == "postgres":
+            try:
+                title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if database in title:
+                backends.add(pid)
+    every = sum(t for pid, (comm, _, t) in procs.items() if comm == "postgres")
+    out["postgresql"] = sum(procs[p][2] for p in backends) / tick
+    out["postgresql_other"] = every / tick - out["postgresql"]
+    out["redis"] = sum(t for comm, _, t in procs.values() if comm.startswith("redis")) / tick
+    return out
+
+
+class _MemoryWatch:
+    """The largest (RSS, PSS) summed over every worker process and its pool (MB), sampled at
+    most once a second (reading ``smaps_rollup`` walks a process's page tables: CPU taken from
+    what is measured)."""
+
+    def __init__(self, workers):
+        self.workers, self.rss, self.pss, self.last = workers, 0.0, 0.0, 0.0
+
+    def sample(self) -> None:
+        if time.monotonic() - self.last < 1.0:
+            return
+        self.last = time.monotonic()
+        procs = _processes()
+        sizes = [_memory_mb(w.pid, procs) for w in self.workers]
+        self.rss = max(self.rss, sum(r for r, _ in sizes))
+        self.pss = max(self.pss, sum(p for _, p in sizes))
 
 
 def _percentiles(values: list[float]) -> dict[str, float]:
@@ -212,6 +275,42 @@ def _queries_per_request(key: str, sample_items: list[dict], score_item: dict) -
         )
     counts["POST /transactions/score"] = len(queries.captured_queries)
     return counts
+
+
+@contextmanager
+def _autovacuum_watch(every: float = 0.25):
+    """What autovacuum did while the block ran: the share of samples (every ``every`` s) in
+    which an autovacuum worker was busy, and on what. After a burst of 200,000 scored rows it
+    vacuums the transactions table, and a sequential ``/score`` shares the machine with it."""
+    seen: dict = {"samples": 0, "busy": 0, "what": []}
+    stop = threading.Event()
+
+    def watch():
+        if connection.vendor != "postgresql":
+            return
+        try:
+            while not stop.is_set():
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT query FROM pg_stat_activity WHERE backend_type = "
+                        "'autovacuum worker'"
+                    )
+                    busy = [row[0] for row in cursor.fetchall()]
+                seen["samples"] += 1
+                seen["busy"] += bool(busy)
+                seen["what"] = sorted(set(seen["what"]) | set(busy))
+                stop.wait(every)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        yield seen
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        seen["busy_share"] = round(seen["busy"] / max(seen["samples"], 1), 2)
 
 
 def _server_seconds(access_log: Path, path: str) -> list[float]:
@@ -346,6 +445,7 @@ def test_pipeline(tmp_path):
             path = tmp_path / f"body-{n}.json"
             path.write_bytes(orjson.dumps({"transactions": items[start : start + BATCH]}))
             bodies.append(path)
+        cpu_before = _cpu_by_role(web=web.pid, workers=[w.pid for w in workers])
         clients = []
         for c in range(CLIENTS):
             out = tmp_path / f"client-{c}.json"
@@ -367,11 +467,10 @@ def test_pipeline(tmp_path):
                     out,
                 )
             )
-        rss = pss = 0.0
+        memory = _MemoryWatch(workers)
         for process, _ in clients:
             while process.poll() is None:
-                now_rss, now_pss = _worker_memory(workers)
-                rss, pss = max(rss, now_rss), max(pss, now_pss)
+                memory.sample()
                 time.sleep(0.2)
             assert process.returncode == 0
         timings = [t for _, out in clients for t in json.loads(out.read_text())]
@@ -382,12 +481,16 @@ def test_pipeline(tmp_path):
         external_ids = [i["external_id"] for i in items]
         rows = Transaction.objects.filter(external_id__in=external_ids)
         deadline = time.monotonic() + SCORING_TIMEOUT
-        while rows.filter(status=Transaction.Status.PENDING).exists():
+        # The posted rows are the only pending ones (the history is stored as history): the
+        # partial index of pending rows answers. Polling with the 200,000 external ids in an
+        # IN list cost this process and PostgreSQL ~0.5 s of CPU per poll.
+        pending = Transaction.objects.filter(status=Transaction.Status.PENDING)
+        while pending.exists():
             assert time.monotonic() < deadline, "scoring did not finish in time"
-            now_rss, now_pss = _worker_memory(workers)
-            rss, pss = max(rss, now_rss), max(pss, now_pss)
+            memory.sample()
             time.sleep(0.2)
         done = time.time()
+        cpu_after = _cpu_by_role(web=web.pid, workers=[w.pid for w in workers])
         scored = rows.filter(status=Transaction.Status.SCORED)
         last_scored = scored.order_by("-scored_at").values_list("scored_at", flat=True).first()
         # Scoring can start once the first batch is stored (its POST answered).
@@ -403,9 +506,19 @@ def test_pipeline(tmp_path):
             "scored": n_scored,
             "failed": rows.filter(status=Transaction.Status.FAILED).count(),
             "post_batch_latency_ms": _percentiles([t["end"] - t["start"] for t in timings]),
-            "worker_rss_mb_max": round(rss),
-            "worker_pss_mb_max": round(pss),
+            "worker_rss_mb_max": round(memory.rss),
+            "worker_pss_mb_max": round(memory.pss),
             "poll_overhead_s": round(done - last_scored.timestamp(), 1),
+            # Where the machine's CPU went, per scored transaction (µs), first POST to done.
+            "cpu_us_per_tx": {
+                role: round((cpu_after[role] - cpu_before[role]) / max(n_scored, 1) * 1e6)
+                for role in cpu_after
+            },
+            "cpu_busy_share": round(
+                sum(cpu_after[r] - cpu_before[r] for r in cpu_after)
+                / ((done - first_post) * (os.cpu_count() or 1)),
+                2,
+            ),
         }  # fmt: skip
 
         score_items = []
@@ -419,13 +532,19 @@ def test_pipeline(tmp_path):
             path.write_bytes(orjson.dumps(item))
             score_bodies.append(str(path))
         out = tmp_path / "score.json"
-        subprocess.run(
-            [
-                sys.executable, str(ROOT / "bench" / "loadgen.py"), "127.0.0.1", str(port),
-                SCORE_PATH, key, str(out), *score_bodies,
-            ],
-            check=True,
-        )  # fmt: skip
+        with _autovacuum_watch() as autovacuum:
+            subprocess.run(
+                [
+                    sys.executable, str(ROOT / "bench" / "loadgen.py"), "127.0.0.1", str(port),
+                    SCORE_PATH, key, str(out), *score_bodies,
+                ],
+                check=True,
+            )  # fmt: skip
+        stages["score_during_autovacuum"] = autovacuum
+        # How many of them were risky: a risky one is explained and opens or joins a case.
+        answered = Transaction.objects.filter(external_id__startswith="bench-score-")
+        stages["score_risk_levels"] = dict(Counter(answered.values_list("risk_level", flat=True)))
+        stages["score_with_case"] = answered.filter(case_link__isnull=False).count()
         score_timings = json.loads(out.read_text())
         stages["score_latency_ms"] = _percentiles([t["end"] - t["start"] for t in score_timings])
         stages["score_failed"] = sum(1 for t in score_timings if t["status"] != 200)
@@ -485,13 +604,28 @@ def _table(run: dict) -> str:
         f"| POST /score (sequential, after the batch) | p50 {s['score_latency_ms'].get('p50')} ms, "
         f"p90 {s['score_latency_ms'].get('p90')} ms, p99 {s['score_latency_ms'].get('p99')} ms; "
         f"{s['score_failed']} failed; server time p50 {s['score_server_ms'].get('p50')} ms, "
-        f"p99 {s['score_server_ms'].get('p99')} ms | no-op Celery round trip p50 "
+        f"p99 {s['score_server_ms'].get('p99')} ms; autovacuum busy in "
+        f"{s['score_during_autovacuum'].get('busy_share', 0):.0%} of the time | no-op Celery "
+        "round trip p50 "
         f"{noop.get('p50')} ms, p99 {noop.get('p99')} ms | |",
+        f"| CPU per transaction, first POST → last scored (µs) | {_cpu_text(s)} | "
+        f"{os.cpu_count()} cores ÷ the total: {_cpu_bound(s):,} tx/s | |",
         f"| queries per request | {s['queries_per_request']} | | |",
         f"| worker memory (max, all worker processes) | RSS {s['worker_rss_mb_max']} MB, "
         f"PSS {s['worker_pss_mb_max']} MB | | |",
     ]
     return "\n".join(lines)
+
+
+def _cpu_text(s: dict) -> str:
+    cpu = s.get("cpu_us_per_tx", {})
+    parts = [f"{role} {us:,}" for role, us in cpu.items()]
+    return f"{', '.join(parts)}; total {sum(cpu.values()):,} (cores busy {s['cpu_busy_share']:.0%})"
+
+
+def _cpu_bound(s: dict) -> int:
+    total = sum(s.get("cpu_us_per_tx", {}).values())
+    return round((os.cpu_count() or 1) * 1e6 / total) if total else 0
 
 
 if __name__ == "__main__":  # pragma: no cover - run through pytest (make bench)
