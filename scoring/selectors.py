@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -63,9 +63,12 @@ def history_frame(
     start: datetime,
     end: datetime,
     metadata: bool = True,
+    unstored: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Everything the features of a batch look at, in one query: the accounts' transactions and
-    the payments to the batch's counterparties in ``[start - LOOKBACK, end]``.
+    the payments to the batch's counterparties in ``[start - LOOKBACK, end]``. ``unstored``: the
+    column values of a row not stored yet (the synchronous ``/score`` scores a transaction
+    before it inserts it), made the frame's last row in the types the stored rows come in.
 
     On PostgreSQL the accounts' rows are an index-only scan of ``txn_account_history`` (it
     carries every column read here), and the counterparties' payments by other accounts an index
@@ -83,7 +86,10 @@ def history_frame(
         if counterparties:
             related |= Q(counterparty_id__in=counterparties)
         qs = Transaction.objects.filter(related, window)
-        return _frame(qs.order_by().values_list(*columns), columns)
+        rows = list(qs.order_by().values_list(*columns))
+        if unstored is not None:
+            rows.append(tuple(unstored.get(c) for c in columns))
+        return _frame(rows, columns)
     # Amounts as float8 and times as exact integer microseconds, read in binary (bulk.py).
     plain = [c for c in columns if c not in ("amount", "occurred_at")]
 
@@ -111,7 +117,15 @@ def history_frame(
             .exclude(AnyOf(F("account_id"), accounts))
         )
         qs = qs.union(rows(others), all=True)
-    return _binary_history(fetch_rows_binary(qs), plain, columns)
+    fetched = fetch_rows_binary(qs)
+    if unstored is not None:  # as the query gives them: the amount a float, the time in µs
+        micros = (unstored["occurred_at"] - _EPOCH) // timedelta(microseconds=1)
+        values = (*(unstored.get(c) for c in plain), float(unstored["amount"]), micros)
+        fetched.append(values)
+    return _binary_history(fetched, plain, columns)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 # Up to this many rows the history frame is built column by column (a /score request reads

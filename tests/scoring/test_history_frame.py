@@ -4,7 +4,7 @@ it is a ``UNION ALL`` of the accounts' rows and other accounts' payments to the 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pandas as pd
@@ -110,3 +110,36 @@ def test_the_history_frame_is_the_same_built_by_column_or_from_records(count, mo
     assert list(by_column.columns) == columns
     assert list(by_column.dtypes) == list(from_records.dtypes)
     pd.testing.assert_frame_equal(by_column, from_records, check_exact=True)
+
+
+@pytest.mark.parametrize("with_history", [True, False])
+def test_a_row_not_stored_yet_comes_last_in_the_types_of_a_stored_one(with_history):
+    """``/score`` scores a transaction before it inserts it: the frame it scores holds the row
+    as the history query gives it back once stored (here: stored afterwards and read again)."""
+    if with_history:
+        txn("earlier", account="a", minutes=-5, merchant_id="m0")
+    values = {
+        "account_id": "a",
+        "amount": Decimal("19.99"),
+        "occurred_at": datetime(2026, 5, 1, 14, 0, 0, 123456, tzinfo=timezone(timedelta(hours=2))),
+        "merchant_id": "m1",
+        "merchant_category": "grocery",
+        "channel": "pos",
+        "country": "DE",
+        "latitude": 48.1,
+        "longitude": None,
+        "device_id": "",
+        "counterparty_id": "",
+        "metadata": {"k": 1},
+    }
+    unstored = {**values, "external_id": "new", "currency": "EUR", "id": 2**62}
+    end = T0 + timedelta(hours=1)
+    frame = history_frame(account_ids=["a"], start=T0, end=end, unstored=unstored)
+    stored = Transaction.objects.create(external_id="new", currency="EUR", **values)
+    again = history_frame(account_ids=["a"], start=T0, end=end)
+    last, as_stored = frame.iloc[-1], again.set_index("id").loc[stored.pk]
+    assert last["id"] == 2**62 and len(frame) == (2 if with_history else 1)
+    for column in [c for c in (*INPUT_COLUMNS, "metadata") if c != "id"]:
+        mine, theirs = last[column], as_stored[column]
+        assert (pd.isna(mine) and pd.isna(theirs)) or mine == theirs, column
+    assert frame.dtypes.equals(again.dtypes)
