@@ -107,14 +107,18 @@ def raw_spec(frame: pd.DataFrame) -> dict[str, Any]:
 
 def raw_features(frame: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
     """The raw columns ``spec["names"]`` of ``frame`` (same index); unseen codes are NaN."""
+    return float_frame(raw_feature_columns(frame, spec), list(spec["names"]), frame.index)
+
+
+def raw_feature_columns(frame: pd.DataFrame, spec: dict[str, Any]) -> dict[str, np.ndarray]:
+    """:func:`raw_features` by name, one value per row of ``frame``."""
     numbers = _numbers(frame)
-    out = {
+    return {
         name: lookup(_text_values(frame, RAW_TEXT_COLUMNS[name]), spec["vocabulary"][name])
         if name in RAW_TEXT_COLUMNS
         else numbers[name]
         for name in spec["names"]
     }
-    return float_frame(out, list(spec["names"]), frame.index)
 
 
 def category_counts(spec: dict[str, Any]) -> dict[str, int]:
