@@ -215,7 +215,9 @@ def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
     for col in INPUT_COLUMNS:
         if col not in df:
             df[col] = np.nan if col in ("latitude", "longitude") else ""
-    df["occurred_at"] = utc_times(df["occurred_at"])
+    times = utc_times(df["occurred_at"])
+    if times is not df["occurred_at"]:  # already UTC (the worker's frame): no column set
+        df["occurred_at"] = times
     for col in ("amount", "latitude", "longitude"):
         if df[col].dtype != np.float64:
             df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
@@ -518,9 +520,15 @@ def _behavioural(
 
 
 def _behavioural_columns(
-    df: pd.DataFrame, *, peers: bool = False, at: np.ndarray | None = None
+    df: pd.DataFrame,
+    *,
+    peers: bool = False,
+    at: np.ndarray | None = None,
+    shared: dict[str, Any] | None = None,
 ) -> dict[str, np.ndarray]:
-    """:func:`_behavioural`'s columns by name, one value per row at ``at``."""
+    """:func:`_behavioural`'s columns by name, one value per row at ``at``. ``shared``, when
+    given, receives the account grouping (``"account"``), which the reference amounts of the
+    same frame and rows reuse instead of grouping again."""
     epoch = _epoch_seconds(df)
     ts = epoch - epoch.min()
     ids = df["id"].to_numpy()
@@ -543,6 +551,8 @@ def _behavioural_columns(
     amount = every_amount[rows]
     account_codes = codes_of(["account_id"])
     account = group(account_codes)
+    if shared is not None:
+        shared["account"] = account
     out: dict[str, np.ndarray] = {"amount_log": np.log1p(amount)}
 
     n30 = account.count(lookback)
@@ -786,11 +796,15 @@ def amount_tables(frame: pd.DataFrame) -> dict[str, Any] | None:
 
 
 def _reference_amounts(
-    df: pd.DataFrame, tables: dict[str, Any], at: np.ndarray | None = None
+    df: pd.DataFrame,
+    tables: dict[str, Any],
+    at: np.ndarray | None = None,
+    account: _Group | None = None,
 ) -> dict[str, np.ndarray]:
     """``REFERENCE_AMOUNT_FEATURES`` from frozen ``amount_tables``, of the rows at positions
     ``at`` (default every row), by name; the account's own level reads its earlier rows inside
-    ``LOOKBACK`` only (the rows live scoring loads)."""
+    ``LOOKBACK`` only (the rows live scoring loads). ``account``: the same frame's account
+    grouping at the same rows, when :func:`_behavioural_columns` has made it."""
     every_amount = df["amount"].to_numpy(dtype=float)
     x = np.log1p(np.where(every_amount < 0, 0.0, every_amount))  # NaN stays NaN
     overall = tables["overall"]
@@ -805,11 +819,12 @@ def _reference_amounts(
     residual = (x - reference) / cat_spread
     known = np.isfinite(residual)
     r = np.where(known, residual, 0.0)
-    epoch = _epoch_seconds(df)
-    ts = epoch - epoch.min()
     lookback = int(LOOKBACK.total_seconds())
-    span = int(ts.max()) + 2 * lookback + 2
-    account = _Group(_codes(df, ["account_id"]), ts, df["id"].to_numpy(), span, at)
+    if account is None:
+        epoch = _epoch_seconds(df)
+        ts = epoch - epoch.min()
+        span = int(ts.max()) + 2 * lookback + 2
+        account = _Group(_codes(df, ["account_id"]), ts, df["id"].to_numpy(), span, at)
     n = account.sum(lookback, known.astype(float))
     level = account.sum(lookback, r) / np.where(n > 0, n, np.nan)
     square = account.sum(lookback, r * r) / np.where(n > 0, n, np.nan)
@@ -1031,8 +1046,9 @@ def compute_features(
     if frame.empty or len(index) == 0:
         return pd.DataFrame(columns=names, index=index, dtype=float)
     df = _prepare(frame)
+    shared: dict[str, Any] = {}
     if behavioural is None:
-        columns = _behavioural_columns(df, at=at)
+        columns = _behavioural_columns(df, at=at, shared=shared)
     else:
         block = behavioural[FEATURE_NAMES].to_numpy(dtype=float)
         columns = {name: block[:, j] for j, name in enumerate(FEATURE_NAMES)}
@@ -1045,7 +1061,7 @@ def compute_features(
     if any(name in RATE_FEATURES for name in names):
         columns.update(_rates_from_tables(wanted_df, spec["rates"]))
     if spec.get("amounts"):
-        columns.update(_reference_amounts(df, spec["amounts"], at))
+        columns.update(_reference_amounts(df, spec["amounts"], at, shared.get("account")))
     columns.update(_metadata_features(wanted, spec["metadata_keys"]))
     if spec.get("raw"):  # the raw booster's columns (scoring.engine.raw_features)
         columns.update(raw_feature_columns(wanted, spec["raw"]))
@@ -1084,12 +1100,13 @@ def compute_training_features(
         else pd.Series(np.nan, index=frame.index)
     )
     names = spec["feature_names"]
-    columns = _behavioural_columns(df)
+    shared: dict[str, Any] = {}
+    columns = _behavioural_columns(df, shared=shared)
     if any(name in RATE_FEATURES for name in names):
         rates = _rates_as_of_each_row(df, labels)
         columns.update({name: rates[name].to_numpy(dtype=float) for name in rates.columns})
     if spec.get("amounts"):
-        columns.update(_reference_amounts(df, spec["amounts"]))
+        columns.update(_reference_amounts(df, spec["amounts"], account=shared["account"]))
     columns.update(_metadata_features(frame, spec["metadata_keys"]))
     if spec.get("raw"):
         columns.update(raw_feature_columns(frame, spec["raw"]))
