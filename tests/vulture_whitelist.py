@@ -152,3 +152,5 @@ case_closed_at  # fraudcases/rollup_models.py (CaseLinkFact; dashboard.py, f"{c.
 show_full_result_count  # scoring/admin.py (TransactionAdmin: read by Django's ChangeList)
 search_help_text  # scoring/admin.py (TransactionAdmin: read by Django's ChangeList)
 model_admin  # scoring/admin.py (SimpleListFilter.lookups: Django passes it)
+estimated  # scoring/admin.py (EstimatedCountPaginator: read by templates/admin/scoring/transaction/pagination.html)
+capped  # scoring/admin.py (EstimatedCountPaginator: read by the same template)

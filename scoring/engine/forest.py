@@ -19,6 +19,8 @@ import numpy as np
 from sklearn.ensemble import IsolationForest
 from sklearn.ensemble._iforest import _average_path_length
 
+from .padded_trees import PaddedTrees
+
 _LEAF = -1
 
 
@@ -35,27 +37,22 @@ class CompiledIsolationForest:
         self.forest = forest
         trees = [estimator.tree_ for estimator in forest.estimators_]
         width = max(tree.node_count for tree in trees)
-        shape = (len(trees), width)
-        self.left = np.full(shape, _LEAF, dtype=np.int64)
-        self.right = np.full(shape, _LEAF, dtype=np.int64)
-        self.feature = np.zeros(shape, dtype=np.int64)
-        self.threshold = np.zeros(shape, dtype=np.float64)
-        self.leaf_depth = np.zeros(shape, dtype=np.float64)
+        self.trees = PaddedTrees(len(trees), width)
+        self.leaf_depth = np.zeros((len(trees), width), dtype=np.float64)
         for t, (tree, features) in enumerate(zip(trees, forest.estimators_features_, strict=True)):
             n = tree.node_count
-            self.left[t, :n] = tree.children_left
-            self.right[t, :n] = tree.children_right
+            self.trees.is_leaf[t, :n] = tree.children_left == _LEAF
+            self.trees.left[t, :n] = tree.children_left
+            self.trees.right[t, :n] = tree.children_right
             # Trees fitted on a subset of the columns number them within that subset.
-            self.feature[t, :n] = np.asarray(features)[np.maximum(tree.feature, 0)]
-            self.threshold[t, :n] = tree.threshold
+            self.trees.feature[t, :n] = np.asarray(features)[np.maximum(tree.feature, 0)]
+            self.trees.threshold[t, :n] = tree.threshold
             self.leaf_depth[t, :n] = (
                 forest._decision_path_lengths[t] + forest._average_path_length_per_tree[t] - 1.0
             )
-        self.is_leaf = self.left == _LEAF
-        self.levels = int(max(tree.max_depth for tree in trees))
+        self.trees.levels = int(max(tree.max_depth for tree in trees))
         self.denominator = len(trees) * float(_average_path_length([forest._max_samples])[0])
         self.n_features_in_ = forest.n_features_in_
-        self._trees = np.arange(len(trees))[None, :]
 
     def score_samples(self, X) -> np.ndarray:
         """The opposite of the anomaly score (as scikit-learn's: lower is more abnormal)."""
@@ -69,21 +66,10 @@ class CompiledIsolationForest:
             raise ValueError(
                 f"X has shape {values.shape}; the forest expects {self.n_features_in_} columns."
             )
-        rows = np.arange(len(values))[:, None]
-        node = np.zeros((len(values), self._trees.shape[1]), dtype=np.int64)
-        trees = self._trees
-        for _ in range(self.levels):
-            leaf = self.is_leaf[trees, node]
-            if leaf.all():
-                break
-            x = values[rows, self.feature[trees, node]]
-            child = np.where(
-                x <= self.threshold[trees, node], self.left[trees, node], self.right[trees, node]
-            )
-            node = np.where(leaf, node, child)
+        node = self.trees.leaves(values)
         depths = np.zeros(len(values))
         if len(values):  # added tree by tree, in order, as scikit-learn accumulates them
-            depths = np.cumsum(self.leaf_depth[trees, node], axis=1)[:, -1]
+            depths = np.cumsum(self.leaf_depth[self.trees.tree_ids, node], axis=1)[:, -1]
         if self.denominator == 0:  # a forest fitted on one row: scikit-learn's 2 ** -1
             return -np.full(len(values), 0.5)
         return -(2 ** (-(depths / self.denominator)))
