@@ -2,9 +2,9 @@
 
 The synchronous ``/score`` must not read the role holders of the model registry, compile every
 active rule and look its API key up per request, while a scoring batch reads them afresh
-(``max_age=0``). A save
-or delete of the model they come from, in this process, forgets them at once; other processes
-see the change within the age. A rolled-back transaction sends no signal: tests clear them.
+(``max_age=0``). A save or delete of the model they come from, in this process, forgets them at
+once; other processes see the change within the age. A rolled-back transaction sends no
+signal: tests clear them.
 """
 
 from __future__ import annotations
