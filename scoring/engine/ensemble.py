@@ -205,9 +205,10 @@ def fit_ensemble(
     # without devices or coordinates leaves features empty throughout, and the fraud rates are
     # empty until the first labels are LABEL_DELAY old, i.e. in all of the fitting rows of a
     # short training window (an all-empty column stops scikit-learn's binning).
-    first_rows = X[known][fit_part] if calibrated else X[known]
+    X_known = X[known]
+    first_rows = X_known[fit_part] if calibrated else X_known
     ensemble.used = np.flatnonzero(~np.all(np.isnan(first_rows), axis=0))
-    Xs = ensemble._supervised_input(X[known], novelty[known])
+    Xs = ensemble._supervised_input(X_known, novelty[known])
     if calibrated:
         first = booster(seed, min_samples_leaf=ENSEMBLE_MIN_LEAF).fit(Xs[fit_part], y_fit)
         boosted = _logit(first.predict_proba(Xs[calibrate])[:, 1])
