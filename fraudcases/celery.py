@@ -10,7 +10,8 @@ from core import celery_signals  # noqa: F401 (connects the kernel's signal hand
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fraudcases.settings.production")
 os.umask(0o077)  # files the worker and beat create under var/ are private (600/700)
 
-app = Celery("fraudcases")
+# Every task's requests survive a broker reconnect (core/celery_request.py).
+app = Celery("fraudcases", task_cls="core.celery_request:Task")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
