@@ -22,12 +22,15 @@ ROUNDS = 20
 
 
 def _item(n: int) -> dict:
+    """A realistic item: its own id, amount and time (a check runs once per distinct text, so
+    identical amounts and times would flatter the validator); 97 accounts, one merchant."""
+    minute, second = divmod(n % 3600, 60)
     return {
         "external_id": f"bench-{n}",
         "account_id": f"acct-{n % 97}",
-        "amount": "125.40",
+        "amount": f"{10 + (n * 37) % 99000 / 100:.2f}",
         "currency": "EUR",
-        "occurred_at": "2026-11-20T10:15:00+01:00",
+        "occurred_at": f"2026-11-20T10:{minute:02d}:{second:02d}+01:00",
         "merchant_id": "m-1",
         "merchant_category": "grocery",
         "channel": "pos",

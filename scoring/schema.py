@@ -21,7 +21,6 @@ so validation stays a small part of an ingest request. The bounds (see ``docs/in
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import itertools
 import math
@@ -60,6 +59,8 @@ _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 # validate_table: a value refused (or not checked yet).
 _MISS = object()
+_ABSENT = object()  # a field an item does not have (its None is a value, checked as such)
+_REQUIRED = frozenset(REQUIRED_FIELDS)
 
 
 class BatchValidationError(ApplicationError):
@@ -367,6 +368,8 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
 }
 # occurred_at and metadata depend on the batch's bounds (the clock, the settings).
 assert set(_CHECKS) | {"occurred_at", "metadata"} == _ALLOWED, "every field has one check"
+# The fields checked column by column (metadata is checked per item: it nests).
+_COLUMN_FIELDS = (*_CHECKS, "occurred_at")
 
 
 def _validate_item(item: Any, bounds: Bounds) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
@@ -411,13 +414,50 @@ def validate_items(
     For callers that keep the good items (the CSV importer reports and skips bad lines, and
     counts a repeated external id as a duplicate: ``allow_repeats``); the API uses
     :func:`validate_transactions`, which refuses the whole batch.
+
+    The checks run field by field over the batch, each distinct text of a field once (a batch
+    repeats its accounts, currencies, merchants and channels); an item with any problem is
+    checked again on its own by ``_validate_item``, so the results and messages are exactly
+    those of checking each item (``tests/scoring/test_batch_validator.py`` asserts it).
     """
     bounds = Bounds.current()
-    cleaned: list[dict | None] = []
+    bad: set[int] = set()
+    shaped: list[dict] = []
+    for index, item in enumerate(items):
+        if isinstance(item, dict) and item.keys() <= _ALLOWED and item.keys() >= _REQUIRED:
+            shaped.append(item)
+        else:  # not an object, unknown or missing fields: the item path names them
+            bad.add(index)
+            shaped.append({})
+    cleaned = {
+        name: _checked_column(
+            name, [item.get(name, _ABSENT) for item in shaped], bounds, bad, blank=_ABSENT
+        )
+        for name in _COLUMN_FIELDS
+    }
+    metadata: list[dict | None] = []
+    for index, item in enumerate(shaped):
+        value = item.get("metadata", _ABSENT)
+        if value is _ABSENT:
+            metadata.append({})  # a fresh object per item, never one shared by the batch
+            continue
+        try:
+            metadata.append(check_metadata(value, bounds))
+        except _Invalid:
+            bad.add(index)
+            metadata.append(None)
+    pairs = enumerate(zip(cleaned["latitude"], cleaned["longitude"], strict=True))
+    bad.update(i for i, (lat, lon) in pairs if (lat is None) != (lon is None))
+    names = list(cleaned)
+    rows: list[dict | None] = []
     errors: dict[str, dict[str, list[str]]] = {}
     seen: dict[str, int] = {}
-    for index, item in enumerate(items):
-        data, problems = _validate_item(item, bounds)
+    for index, values in enumerate(zip(*cleaned.values(), strict=True)):
+        if index in bad:
+            data, problems = _validate_item(items[index], bounds)
+        else:
+            data, problems = dict(zip(names, values, strict=True)), {}
+            data["metadata"] = metadata[index]
         if data is not None and not allow_repeats:
             first = seen.setdefault(data["external_id"], index)
             if first != index:
@@ -427,8 +467,8 @@ def validate_items(
                 data = None
         if problems:
             errors[str(index)] = problems
-        cleaned.append(data)
-    return cleaned, errors
+        rows.append(data)
+    return rows, errors
 
 
 def validate_table(
@@ -483,31 +523,47 @@ def validate_table(
     return rows, errors
 
 
-def _checked_column(name: str, values: list[Any], bounds: Bounds, bad: set[int]) -> list[Any]:
-    """One field's cleaned values (its default where ``None``); adds refused rows to ``bad``.
-    Each distinct text is checked once."""
+def _checked_column(
+    name: str, values: list[Any], bounds: Bounds, bad: set[int], *, blank: Any = None
+) -> list[Any]:
+    """One field's cleaned values (its default where the value is ``blank``: ``None`` for a
+    table's empty cell, ``_ABSENT`` for an item without the field, whose ``None`` is a value to
+    check); adds refused rows to ``bad``. Each distinct text is checked once."""
     check = _CHECKS.get(name) or (lambda v: _occurred_at(v, bounds.window))
-    results: dict[Any, Any] = {}
-    others: dict[int, Any] = {}
-    for i, value in enumerate(values):
-        if type(value) is str:
-            if value not in results:
+    kinds = set(map(type, values))
+    if kinds <= {str, type(blank)}:  # texts and blanks only (the usual case): no other values
+        results: dict[Any, Any] = dict.fromkeys(values, _MISS)
+        others: dict[int, Any] = {}
+    else:
+        results = {}
+        others = {}
+        for i, value in enumerate(values):
+            if type(value) is str:
                 results[value] = _MISS
-        elif value is not None:
-            others[i] = value
+            elif value is not blank:
+                others[i] = value
+    refused = False
     for value in results:
-        with contextlib.suppress(_Invalid):
+        if value is blank:
+            continue
+        try:
             results[value] = check(value)
-    default = bounds.defaults.get(name)
-    results[None] = _MISS if name in REQUIRED_FIELDS else default
+        except _Invalid:
+            refused = True
+    default = _MISS if name in REQUIRED_FIELDS else bounds.defaults.get(name)
+    results[blank] = default
+    refused = refused or (default is _MISS and type(blank) in kinds)
     if others:
         out = [_MISS if i in others else results[v] for i, v in enumerate(values)]
+        for i, value in others.items():
+            try:
+                out[i] = check(value)
+            except _Invalid:
+                refused = True
     else:
-        out = [results[v] for v in values]
-    for i, value in others.items():
-        with contextlib.suppress(_Invalid):
-            out[i] = check(value)
-    bad.update(i for i, v in enumerate(out) if v is _MISS)
+        out = list(map(results.__getitem__, values))
+    if refused:
+        bad.update(i for i, v in enumerate(out) if v is _MISS)
     return out
 
 
