@@ -80,7 +80,7 @@ def _pg_values(field: Field, values: list[Any]) -> list[Any]:
     would prepare them where that matters."""
     kind = field.get_internal_type()
     if kind in ("CharField", "TextField"):
-        if all(type(v) is str for v in values):
+        if set(map(type, values)) <= _TEXT_OR_NULL:  # what the field passes through as it is
             return values
     elif kind == "JSONField":
         dump = _json_text(field)
@@ -96,6 +96,7 @@ def _pg_values(field: Field, values: list[Any]) -> list[Any]:
 
 
 _PG_KEYS = {"AutoField", "BigAutoField", "SmallAutoField"}
+_TEXT_OR_NULL = {str, type(None)}
 
 
 _PG_AS_IS = {

@@ -11,6 +11,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from celery import current_app
@@ -101,22 +102,27 @@ def _insert_rows(*, items: list[dict[str, Any]], stamp: _Stamp) -> list[tuple[in
     external_id)`` of the rows it stored. Any other refusal raises ``DataError`` /
     ``IntegrityError``."""
     first = items[0].keys()
-    names = set(first)
-    if not all(item.keys() == first for item in items):  # the validator's items are all alike
-        names = names.union(*(item.keys() for item in items))
+    alike = all(item.keys() == first for item in items)  # the validator's items are all alike
+    names = set(first) if alike else set(first).union(*(item.keys() for item in items))
     unknown = names - _ITEM_FIELDS
     if unknown:
         raise TypeError(f"Not transaction fields: {sorted(unknown)}")
     columns: dict[str, list[Any]] = {}
     for name in sorted(names | {"label_source", "labelled_at"}):
-        default = Transaction._meta.get_field(name).get_default
-        columns[name] = [item[name] if name in item else default() for item in items]
-    provenance = [
-        label_provenance(is_fraud=fraud, source=stamp.source, at=stamp.now)
-        for fraud in columns.get("is_fraud", [None] * len(items))
-    ]
-    columns["label_source"] = [p["label_source"] for p in provenance]
-    columns["labelled_at"] = [p["labelled_at"] for p in provenance]
+        if name in ("label_source", "labelled_at"):
+            columns[name] = []  # from the label, below
+        elif alike:
+            columns[name] = list(map(itemgetter(name), items))
+        else:
+            default = Transaction._meta.get_field(name).get_default
+            columns[name] = [item[name] if name in item else default() for item in items]
+    labels = columns.get("is_fraud", [None] * len(items))
+    provenance = {  # a label is True, False or None: one answer each
+        label: label_provenance(is_fraud=label, source=stamp.source, at=stamp.now)
+        for label in set(labels)
+    }
+    columns["label_source"] = [provenance[label]["label_source"] for label in labels]
+    columns["labelled_at"] = [provenance[label]["labelled_at"] for label in labels]
     constants = stamp.constants()
     for field in Transaction._meta.concrete_fields:  # defaults, so every column is explicit
         if not field.primary_key and field.name not in columns and field.name not in constants:
