@@ -625,25 +625,33 @@ def validate_transactions(items: list[Any]) -> list[dict]:
 
 ENVELOPE_HELP = 'Send one transaction object or {"transactions": [...]}'
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
-_STRING = re.compile(rb'"[^"]*"')
+_QUOTE = ord('"')
 _OPENERS = np.frombuffer(b"[{", dtype=np.uint8)
 
 
 def json_depth(body: bytes) -> int:
     """How deeply a JSON text nests arrays and objects, found without parsing it.
 
-    Escaped backslashes and quotes are removed first, then everything but quotes and brackets,
-    then the strings; what is left is brackets only, whose running balance is the depth. Each
-    step runs in C over the whole body, so this costs well under a millisecond for a batch.
+    Escaped backslashes and quotes are removed first, then everything but quotes and brackets;
+    a bracket after an odd number of quotes is inside a string (an unclosed last string
+    counts as text outside one, as a body that never closes it is not JSON anyway). The
+    running balance of the other brackets is the depth. Each step runs in C or numpy over the
+    whole body: about half a millisecond for a batch of 1,000.
     """
     if b"[" not in body and b"{" not in body:
         return 0
-    structure = body.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_STRUCTURE)
-    brackets = _STRING.sub(b"", structure).replace(b'"', b"")
-    if not brackets:
+    if b"\\" in body:
+        body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    structure = body.translate(None, _NOT_STRUCTURE)
+    codes = np.frombuffer(structure, dtype=np.uint8)
+    quotes = codes == _QUOTE
+    inside = (np.cumsum(quotes) & 1).astype(bool)
+    if inside.size and inside[-1]:  # an unclosed string: what follows its quote is outside
+        inside[np.flatnonzero(quotes)[-1] :] = False
+    brackets = codes[~inside & ~quotes]
+    if not brackets.size:
         return 0
-    codes = np.frombuffer(brackets, dtype=np.uint8)
-    steps = np.where(np.isin(codes, _OPENERS), 1, -1)
+    steps = np.where(np.isin(brackets, _OPENERS), 1, -1)
     return int(np.cumsum(steps).max())
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -234,6 +236,39 @@ def test_any_body_parses_or_gives_a_clear_error(body):
         assert exc.message
         return
     assert isinstance(items, list) and items
+
+
+def _depth(value) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+def _depth_by_regex(body: bytes) -> int:
+    """The first ``json_depth``: strings removed by a regular expression (the reference)."""
+    if b"[" not in body and b"{" not in body:
+        return 0
+    keep = bytes(b for b in range(256) if b not in b'"[]{}')
+    structure = body.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, keep)
+    brackets = re.sub(rb'"[^"]*"', b"", structure).replace(b'"', b"")
+    if not brackets:
+        return 0
+    steps = [1 if byte in b"[{" else -1 for byte in brackets]
+    return max(itertools.accumulate(steps))
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@given(value=SENDABLE)
+def test_the_depth_of_a_json_text_is_the_depth_of_its_value(value):
+    assert json_depth(orjson.dumps(value)) == _depth(value)
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@given(body=st.binary(max_size=300) | st.text('"[]{}\\ab', max_size=60).map(str.encode))
+def test_the_depth_of_any_bytes_is_what_the_regular_expression_found(body):
+    assert json_depth(body) == _depth_by_regex(body)
 
 
 def test_the_generators_rows_pass_the_validator():
