@@ -26,6 +26,7 @@ _.authenticate  # scoring/api/authentication.py
 _.authenticate_header  # scoring/api/authentication.py
 auto_schema  # scoring/api/authentication.py
 batched_into  # alerts/models.py
+BrokerSafeRequest  # core/celery_request.py (named by Task.Request; Celery imports it by that name)
 challenger_model_version  # scoring/models.py
 challenger_model_version_id  # scoring/services/scoring.py (_ScoreRow: written by attname, getattr in _write_scores)
 challenger_score  # scoring/models.py
