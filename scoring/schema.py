@@ -458,17 +458,25 @@ def validate_items(
         else:
             data, problems = dict(zip(names, values, strict=True)), {}
             data["metadata"] = metadata[index]
-        if data is not None and not allow_repeats:
-            first = seen.setdefault(data["external_id"], index)
-            if first != index:
-                problems = {
-                    "external_id": [f"Repeats the external_id of item {first} in this batch."]
-                }
-                data = None
+        if not allow_repeats:
+            data, problems = _unless_repeated(data, problems, index=index, seen=seen)
         if problems:
             errors[str(index)] = problems
         rows.append(data)
     return rows, errors
+
+
+def _unless_repeated(
+    data: dict | None, problems: dict[str, list[str]], *, index: int, seen: dict[str, int]
+) -> tuple[dict | None, dict[str, list[str]]]:
+    """A good item refused when its external id is an earlier good item's (``seen``: external id
+    → index of its first item, filled in batch order)."""
+    if data is None:
+        return data, problems
+    first = seen.setdefault(data["external_id"], index)
+    if first == index:
+        return data, problems
+    return None, {"external_id": [f"Repeats the external_id of item {first} in this batch."]}
 
 
 def validate_table(

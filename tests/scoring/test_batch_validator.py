@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from scoring import schema
 from scoring.engine.fields import TRANSACTION_FIELDS
-from scoring.schema import Bounds, _validate_item, validate_items
+from scoring.schema import Bounds, _unless_repeated, _validate_item, validate_items
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 GOOD = {
@@ -77,22 +77,16 @@ def items(draw):
 
 
 def each_item(batch: list, *, allow_repeats: bool):
-    """The reference: every item checked on its own, repeats found in order."""
+    """The reference: every item checked on its own, then repeats found in batch order."""
     bounds = Bounds.current()
-    cleaned, errors, seen = [], {}, {}
-    for index, item in enumerate(batch):
-        data, problems = _validate_item(item, bounds)
-        if data is not None and not allow_repeats:
-            first = seen.setdefault(data["external_id"], index)
-            if first != index:
-                problems = {
-                    "external_id": [f"Repeats the external_id of item {first} in this batch."]
-                }
-                data = None
-        if problems:
-            errors[str(index)] = problems
-        cleaned.append(data)
-    return cleaned, errors
+    results = [_validate_item(item, bounds) for item in batch]
+    if not allow_repeats:
+        seen: dict[str, int] = {}
+        results = [
+            _unless_repeated(data, problems, index=i, seen=seen)
+            for i, (data, problems) in enumerate(results)
+        ]
+    return [data for data, _ in results], {str(i): p for i, (_, p) in enumerate(results) if p}
 
 
 def same(a, b) -> bool:
