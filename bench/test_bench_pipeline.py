@@ -11,6 +11,11 @@ skipped otherwise): gunicorn with ``BENCH_WEB_WORKERS`` (2) workers, ``BENCH_CEL
 | ``BENCH_HISTORY`` | 50,000 rows of account history | 1,000,000 |
 | ``BENCH_TRANSACTIONS`` | 20,000 posted | 200,000 |
 | ``BENCH_SCORE_REQUESTS`` | 200 sequential ``POST /score`` | 1,000 |
+| ``BENCH_SCORE_AGAIN_QUIET`` | 0: off (else seconds, see below) | 0 |
+
+With ``BENCH_SCORE_AGAIN_QUIET`` seconds, the ``/score`` requests are sent a second time once no
+autovacuum worker runs (waiting at most that long) and after a ``CHECKPOINT``: the burst's
+after-effects told apart from the size of the history.
 
 One table is printed (run with ``-s``) and the figures are written to
 ``bench/results/<UTC time>-pipeline.json`` (git-ignored; ``bench/results/example-*.json`` is the
@@ -64,6 +69,9 @@ CELERY_PROCS = int(os.environ.get("BENCH_CELERY_PROCS", 1))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", 2))
 SCORE_REQUESTS = int(os.environ.get("BENCH_SCORE_REQUESTS", 200))
 SCORE_PATH = "/api/v1/transactions/score"
+# Seconds to wait at most for autovacuum to finish (then a CHECKPOINT) before sending the /score
+# requests a second time; 0: once only.
+SCORE_AGAIN_QUIET = float(os.environ.get("BENCH_SCORE_AGAIN_QUIET", 0))
 TRAIN_ROWS = int(os.environ.get("BENCH_TRAIN_ROWS", 40_000))
 SCORING_TIMEOUT = float(os.environ.get("BENCH_SCORING_TIMEOUT", 1800))
 
@@ -313,6 +321,36 @@ def _autovacuum_watch(every: float = 0.25):
         seen["busy_share"] = round(seen["busy"] / max(seen["samples"], 1), 2)
 
 
+def _wait_quiet(limit: float) -> float:
+    """Wait until no autovacuum worker runs (at most ``limit`` seconds), then checkpoint, so
+    nothing the burst left behind is still at work; returns the seconds waited."""
+    started = time.monotonic()
+    with connection.cursor() as cursor:
+        while time.monotonic() - started < limit:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"
+            )
+            if cursor.fetchone()[0] == 0:
+                break
+            time.sleep(1)
+        cursor.execute("CHECKPOINT")
+    return round(time.monotonic() - started, 1)
+
+
+def _table_blocks() -> dict[str, int]:
+    """Blocks of the transactions table and its indexes PostgreSQL has found in its shared
+    buffers (hit) or had to read (read) so far (``pg_statio_user_tables``; counters are sent by
+    the backends at the end of each transaction, so a sample may lag by one)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT heap_blks_hit, heap_blks_read, idx_blks_hit, idx_blks_read "
+            "FROM pg_statio_user_tables WHERE relname = %s",
+            [Transaction._meta.db_table],
+        )
+        row = cursor.fetchone() or (0, 0, 0, 0)
+    return dict(zip(("heap_hit", "heap_read", "index_hit", "index_read"), row, strict=True))
+
+
 def _server_seconds(access_log: Path, path: str) -> list[float]:
     """Gunicorn's own time (seconds) of each answered request to ``path``, from its access log
     (``%(m)s %(U)s %(s)s %(D)s``: method, path, status, microseconds)."""
@@ -521,34 +559,63 @@ def test_pipeline(tmp_path):
             ),
         }  # fmt: skip
 
-        score_items = []
-        for i in range(SCORE_REQUESTS):
-            item = dict(items[i % len(items)], external_id=f"bench-score-{uuid.uuid4().hex[:10]}")
-            item["occurred_at"] = (END - timedelta(seconds=SCORE_REQUESTS - i)).isoformat()
-            score_items.append(item)
-        score_bodies = []
-        for n, item in enumerate(score_items):
-            path = tmp_path / f"score-{n}.json"
-            path.write_bytes(orjson.dumps(item))
-            score_bodies.append(str(path))
-        out = tmp_path / "score.json"
-        with _autovacuum_watch() as autovacuum:
-            subprocess.run(
-                [
-                    sys.executable, str(ROOT / "bench" / "loadgen.py"), "127.0.0.1", str(port),
-                    SCORE_PATH, key, str(out), *score_bodies,
-                ],
-                check=True,
-            )  # fmt: skip
-        stages["score_during_autovacuum"] = autovacuum
-        # How many of them were risky: a risky one is explained and opens or joins a case.
-        answered = Transaction.objects.filter(external_id__startswith="bench-score-")
-        stages["score_risk_levels"] = dict(Counter(answered.values_list("risk_level", flat=True)))
-        stages["score_with_case"] = answered.filter(case_link__isnull=False).count()
-        score_timings = json.loads(out.read_text())
-        stages["score_latency_ms"] = _percentiles([t["end"] - t["start"] for t in score_timings])
-        stages["score_failed"] = sum(1 for t in score_timings if t["status"] != 200)
-        stages["score_server_ms"] = _percentiles(_server_seconds(access_log, SCORE_PATH))
+        def score_phase(tag: str, end: datetime) -> dict:
+            """SCORE_REQUESTS sequential POST /score of fresh transactions, in time order, in
+            the seconds before ``end``."""
+            bodies = []
+            for i in range(SCORE_REQUESTS):
+                fresh = f"bench-{tag}-{uuid.uuid4().hex[:10]}"
+                item = dict(items[i % len(items)], external_id=fresh)
+                item["occurred_at"] = (end - timedelta(seconds=SCORE_REQUESTS - i)).isoformat()
+                path = tmp_path / f"{tag}-{i}.json"
+                path.write_bytes(orjson.dumps(item))
+                bodies.append(str(path))
+            out = tmp_path / f"{tag}.json"
+            answered_before = len(_server_seconds(access_log, SCORE_PATH))
+            blocks_before = _table_blocks()
+            with _autovacuum_watch() as autovacuum:
+                subprocess.run(
+                    [
+                        sys.executable, str(ROOT / "bench" / "loadgen.py"), "127.0.0.1",
+                        str(port), SCORE_PATH, key, str(out), *bodies,
+                    ],
+                    check=True,
+                )  # fmt: skip
+            blocks = {k: v - blocks_before[k] for k, v in _table_blocks().items()}
+            timings = json.loads(out.read_text())
+            answered = Transaction.objects.filter(external_id__startswith=f"bench-{tag}-")
+            return {
+                # A risky answer is explained and opens or joins a case: it costs more.
+                "risk_levels": dict(Counter(answered.values_list("risk_level", flat=True))),
+                "with_case": answered.filter(case_link__isnull=False).count(),
+                "latency_ms": _percentiles([t["end"] - t["start"] for t in timings]),
+                "failed": sum(1 for t in timings if t["status"] != 200),
+                "server_ms": _percentiles(
+                    _server_seconds(access_log, SCORE_PATH)[answered_before:]
+                ),
+                "during_autovacuum": autovacuum,
+                # PostgreSQL's block reads of the transactions table and its indexes per
+                # request: from its shared buffers (hit) or from outside them (read).
+                "table_blocks_per_request": {
+                    k: round(v / SCORE_REQUESTS, 1) for k, v in blocks.items()
+                },
+            }
+
+        burst = score_phase("score", END)
+        stages["score_during_autovacuum"] = burst["during_autovacuum"]
+        stages["score_risk_levels"] = burst["risk_levels"]
+        stages["score_with_case"] = burst["with_case"]
+        stages["score_latency_ms"] = burst["latency_ms"]
+        stages["score_failed"] = burst["failed"]
+        stages["score_server_ms"] = burst["server_ms"]
+        stages["score_table_blocks_per_request"] = burst["table_blocks_per_request"]
+        if SCORE_AGAIN_QUIET:
+            # The same requests once the machine is quiet: tells the burst's after-effects
+            # (autovacuum, checkpoints, the OS's caches) from the size of the history. Two
+            # days later, so the first ones are outside their hour and day windows.
+            waited = _wait_quiet(SCORE_AGAIN_QUIET)
+            quiet = score_phase("quiet", END + timedelta(days=2))
+            stages["score_quiet"] = {**quiet, "waited_s": waited}
     finally:
         for process in processes:
             process.terminate()
@@ -605,9 +672,23 @@ def _table(run: dict) -> str:
         f"p90 {s['score_latency_ms'].get('p90')} ms, p99 {s['score_latency_ms'].get('p99')} ms; "
         f"{s['score_failed']} failed; server time p50 {s['score_server_ms'].get('p50')} ms, "
         f"p99 {s['score_server_ms'].get('p99')} ms; autovacuum busy in "
-        f"{s['score_during_autovacuum'].get('busy_share', 0):.0%} of the time | no-op Celery "
+        f"{s['score_during_autovacuum'].get('busy_share', 0):.0%} of the time; table blocks "
+        f"per request {s.get('score_table_blocks_per_request')} | no-op Celery "
         "round trip p50 "
         f"{noop.get('p50')} ms, p99 {noop.get('p99')} ms | |",
+        *(
+            [
+                f"| POST /score again, once quiet (waited {q['waited_s']} s) | p50 "
+                f"{q['latency_ms'].get('p50')} ms, p99 {q['latency_ms'].get('p99')} ms; "
+                f"{q['failed']} failed; server time p50 {q['server_ms'].get('p50')} ms, p99 "
+                f"{q['server_ms'].get('p99')} ms; autovacuum busy in "
+                f"{q['during_autovacuum'].get('busy_share', 0):.0%} of the time; risk levels "
+                f"{q['risk_levels']} (after the batch: {s['score_risk_levels']}); table "
+                f"blocks per request {q['table_blocks_per_request']} | | |"
+            ]
+            if (q := s.get("score_quiet"))
+            else []
+        ),
         f"| CPU per transaction, first POST → last scored (µs) | {_cpu_text(s)} | "
         f"{os.cpu_count()} cores ÷ the total: {_cpu_bound(s):,} tx/s | |",
         f"| queries per request | {s['queries_per_request']} | | |",
