@@ -108,10 +108,8 @@ def _insert_rows(*, items: list[dict[str, Any]], stamp: _Stamp) -> list[tuple[in
     if unknown:
         raise TypeError(f"Not transaction fields: {sorted(unknown)}")
     columns: dict[str, list[Any]] = {}
-    for name in sorted(names | {"label_source", "labelled_at"}):
-        if name in ("label_source", "labelled_at"):
-            columns[name] = []  # from the label, below
-        elif alike:
+    for name in sorted(names - {"label_source", "labelled_at"}):  # those two: from the label
+        if alike:
             columns[name] = list(map(itemgetter(name), items))
         else:
             default = Transaction._meta.get_field(name).get_default
